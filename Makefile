@@ -1,0 +1,39 @@
+# Passerelle: the two set-up commands are `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint typecheck pytest bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the hub with its test tools
+
+run: install  ## create the SQLite schema if needed and serve config.yaml
+	$(BIN)/passerelle db upgrade --config config.yaml
+	$(BIN)/passerelle serve --config config.yaml
+
+lint: install
+	$(BIN)/ruff check hub channels mappings certification tests bench
+	$(BIN)/ruff format --check hub channels mappings certification tests bench
+
+typecheck: install
+	$(BIN)/mypy hub channels mappings certification
+
+pytest: install
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest  ## ruff, mypy --strict and pytest (PostgreSQL too when PASSERELLE_TEST_PG is set)
+
+bench: install  ## parse and end-to-end benchmarks, ours beside hl7apy and python-hl7
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var/*.db* .pytest_cache .mypy_cache .ruff_cache

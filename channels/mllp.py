@@ -1,0 +1,279 @@
+"""MLLP (release 1) over Twisted: VT ... FS CR framing, one ACK per frame, in order.
+
+Framing decisions (rows of ../shared/reference/bad-inputs.md):
+
+- whitespace between frames is skipped (a CR or LF right after FS silently; other, warned);
+- any other byte outside a frame is junk: journaled, and the connection is closed (row 3);
+- FS CR ends a frame. FS LF and FS VT end it too, with a warning (row 4). FS as the last byte
+  received waits ``fs_grace`` seconds for its CR, then ends the frame (FS-only senders). FS
+  followed by any other byte is payload, not an end: the parser then refuses the message for
+  its control character, so a mis-split message is never half-acknowledged (row 6);
+- VT inside a frame means the frame so far was truncated: it gets its own negative ACK and
+  a new frame starts (row 5);
+- a frame over ``max_frame_bytes`` is journaled with its first bytes, and the connection is
+  closed (row 7).
+
+Replies are written in the order of the frames, whatever order the engine answers in.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
+from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.protocols.policies import TimeoutMixin
+from twisted.python.failure import Failure
+
+from hub.interfaces import Defect, Inbound, MessageHandler
+
+VT, FS, CR, LF = b"\x0b", b"\x1c", b"\r", b"\n"
+_WHITESPACE = frozenset(b" \t\r\n")
+OVERSIZE_KEEP = 1024  # bytes of an oversize frame kept for the journal
+MAX_PENDING = 64  # frames awaiting their ACK before the connection stops being read
+
+log = structlog.get_logger("passerelle.mllp")
+
+
+def frame(payload: bytes) -> bytes:
+    """Wrap one message in an MLLP block."""
+    return VT + payload + FS + CR
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-channel limits of an MLLP listener."""
+
+    max_frame_bytes: int = 1_048_576
+    idle_timeout: float = 300.0
+    max_connections: int = 200
+    max_connections_per_peer: int = 20
+    fs_grace: float = 0.2
+
+
+class MLLPReceiver(Protocol, TimeoutMixin):
+    """One connection: reads frames, hands them to the handler, writes ACKs in order."""
+
+    def __init__(self, factory: MLLPFactory, peer: str) -> None:
+        self.factory = factory
+        self.peer = peer
+        self._buf = bytearray()
+        self._in_frame = False
+        self._scan = 0  # where to resume looking for FS/VT inside the current frame
+        self._after_fs = False  # the previous byte ended a frame: CR/LF expected silently
+        self._grace: IDelayedCall | None = None
+        self._pending: deque[list[Any]] = deque()
+        self._paused = False
+        self._warned: set[str] = set()
+
+    # -- Twisted hooks -------------------------------------------------------------------
+    def connectionMade(self) -> None:
+        """Start the idle timer."""
+        self.callLater = self.factory.clock.callLater
+        self.setTimeout(self.factory.limits.idle_timeout)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        """Forget timers and the connection count."""
+        self.setTimeout(None)
+        if self._grace is not None and self._grace.active():
+            self._grace.cancel()
+        self.factory.release(self.peer)
+
+    def timeoutConnection(self) -> None:
+        """Idle too long: close (the sender reconnects, as ITI TF-2x App. C allows)."""
+        log.info("idle_timeout", channel=self.factory.channel, peer=self.peer)
+        self.transport.loseConnection()  # type: ignore[union-attr]
+
+    def dataReceived(self, data: bytes) -> None:
+        """Buffer, then cut out every complete frame."""
+        self.resetTimeout()
+        if self._grace is not None and self._grace.active():
+            self._grace.cancel()
+            self._grace = None
+        self._buf += data
+        self._parse()
+
+    # -- framing -------------------------------------------------------------------------
+    def _parse(self) -> None:
+        buf = self._buf
+        while buf and self.transport is not None and not self.transport.disconnecting:  # type: ignore[attr-defined]
+            if self._after_fs:
+                self._after_fs = False
+                if buf[0] in (CR[0], LF[0]):
+                    if buf[0] == LF[0]:
+                        self._warn("fs_lf", "FS followed by LF")
+                    del buf[:1]
+                    continue
+                if buf[0] == VT[0]:
+                    self._warn("fs_only", "FS without CR")
+            if not self._in_frame:
+                if not self._skip_to_frame():
+                    return
+                continue
+            if not self._read_frame():
+                return
+
+    def _skip_to_frame(self) -> bool:
+        buf = self._buf
+        i = 0
+        while i < len(buf) and buf[i] in _WHITESPACE:
+            i += 1
+        if i:
+            self._warn("leading_whitespace", "whitespace before VT")
+            del buf[:i]
+        if not buf:
+            return False
+        if buf[0] != VT[0]:
+            self._protocol_failure(Defect.JUNK, bytes(buf[:OVERSIZE_KEEP]), len(buf))
+            return False
+        del buf[:1]
+        self._in_frame = True
+        self._scan = 0
+        return True
+
+    def _read_frame(self) -> bool:
+        buf = self._buf
+        fs = buf.find(FS, self._scan)
+        vt = buf.find(VT, self._scan)
+        if vt != -1 and (fs == -1 or vt < fs):
+            self._emit(bytes(buf[:vt]), Defect.TRUNCATED)
+            del buf[: vt + 1]
+            self._scan = 0
+            return True
+        if fs == -1:
+            self._scan = len(buf)
+            if len(buf) > self.factory.limits.max_frame_bytes:
+                self._protocol_failure(Defect.OVERSIZE, bytes(buf[:OVERSIZE_KEEP]), len(buf))
+                return False
+            return False
+        if fs > self.factory.limits.max_frame_bytes:
+            self._protocol_failure(Defect.OVERSIZE, bytes(buf[:OVERSIZE_KEEP]), fs)
+            return False
+        if fs + 1 == len(buf):  # FS is the last byte so far: wait a little for its CR
+            self._scan = fs
+            if self._grace is None or not self._grace.active():
+                self._grace = self.factory.clock.callLater(self.factory.limits.fs_grace, self._fs_timeout)
+            return False
+        nxt = buf[fs + 1]
+        if nxt in (CR[0], LF[0], VT[0]):
+            self._emit(bytes(buf[:fs]), None)
+            del buf[: fs + 1]
+            self._in_frame = False
+            self._after_fs = True
+            return True
+        self._scan = fs + 1  # FS inside the payload: keep it as data
+        return True
+
+    def _fs_timeout(self) -> None:
+        self._grace = None
+        buf = self._buf
+        if self._in_frame and buf and buf[-1] == FS[0]:
+            self._warn("fs_only", "FS without CR")
+            self._emit(bytes(buf[:-1]), None)
+            buf.clear()
+            self._in_frame = False
+            self._after_fs = True
+
+    def _warn(self, key: str, text: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning("framing", channel=self.factory.channel, peer=self.peer, problem=text)
+
+    # -- dispatch and ordered replies ------------------------------------------------------
+    def _inbound(self, raw: bytes, defect: Defect | None, size: int = -1) -> Inbound:
+        return Inbound(
+            raw=raw,
+            peer=self.peer,
+            channel=self.factory.channel,
+            received_at=datetime.now(UTC),
+            defect=defect,
+            size=size,
+        )
+
+    def _emit(self, payload: bytes, defect: Defect | None) -> None:
+        if defect is None and not payload.strip(b" \t\r\n"):
+            defect = Defect.EMPTY
+        slot: list[Any] = [False, None]
+        self._pending.append(slot)
+        d = self.factory.handler.handle(self._inbound(payload, defect))
+        d.addCallbacks(self._answered, self._failed, callbackArgs=(slot,), errbackArgs=(slot,))
+        if len(self._pending) >= MAX_PENDING and not self._paused:
+            self._paused = True
+            self.transport.pauseProducing()  # type: ignore[union-attr]
+
+    def _answered(self, reply: bytes | None, slot: list[Any]) -> None:
+        slot[0], slot[1] = True, reply
+        self._flush()
+
+    def _failed(self, failure: Failure, slot: list[Any]) -> None:
+        log.error("handler_failed", channel=self.factory.channel, peer=self.peer, error=failure.type.__name__)
+        slot[0], slot[1] = True, None
+        self._flush()
+
+    def _flush(self) -> None:
+        while self._pending and self._pending[0][0]:
+            _done, reply = self._pending.popleft()
+            if reply is not None and self.transport is not None:
+                self.transport.write(frame(reply))
+        if self._paused and len(self._pending) < MAX_PENDING // 2 and self.transport is not None:
+            self._paused = False
+            self.transport.resumeProducing()  # type: ignore[attr-defined]
+
+    def _protocol_failure(self, defect: Defect, head: bytes, size: int) -> None:
+        log.warning("protocol_failure", channel=self.factory.channel, peer=self.peer, defect=defect.value, size=size)
+        self.factory.handler.handle(self._inbound(head, defect, size))
+        self._buf.clear()
+        self._in_frame = False
+        self.transport.loseConnection()  # type: ignore[union-attr]
+
+
+class MLLPFactory(Factory):
+    """Builds receivers for one channel and enforces its connection limits."""
+
+    def __init__(
+        self,
+        channel: str,
+        handler: MessageHandler,
+        limits: Limits = Limits(),
+        clock: IReactorTime | None = None,
+    ) -> None:
+        if clock is None:
+            from twisted.internet import reactor
+
+            clock = reactor  # type: ignore[assignment]
+        self.channel = channel
+        self.handler = handler
+        self.limits = limits
+        self.clock: IReactorTime = clock  # type: ignore[assignment]
+        self.connections = 0
+        self.per_peer: dict[str, int] = {}
+
+    def buildProtocol(self, addr: IAddress) -> MLLPReceiver | None:  # type: ignore[override]
+        """A receiver, or None (connection closed) when a limit is reached."""
+        peer = getattr(addr, "host", str(addr))
+        if self.connections >= self.limits.max_connections:
+            log.warning("connection_refused", channel=self.channel, peer=peer, limit="channel")
+            return None
+        if self.per_peer.get(peer, 0) >= self.limits.max_connections_per_peer:
+            log.warning("connection_refused", channel=self.channel, peer=peer, limit="peer")
+            return None
+        self.connections += 1
+        self.per_peer[peer] = self.per_peer.get(peer, 0) + 1
+        return MLLPReceiver(self, peer)
+
+    def release(self, peer: str) -> None:
+        """A connection closed."""
+        self.connections -= 1
+        left = self.per_peer.get(peer, 1) - 1
+        if left:
+            self.per_peer[peer] = left
+        else:
+            self.per_peer.pop(peer, None)
+
+
+MakeFactory = Callable[[str, MessageHandler, Limits], MLLPFactory]

@@ -1,0 +1,149 @@
+"""config.yaml, validated at start: a wrong key or value gets one line that names it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mappings import ROUTES
+
+ENV_CONFIG = "PASSERELLE_CONFIG"
+ENV_DATABASE_URL = "PASSERELLE_DATABASE_URL"
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the admin who edits config.yaml."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HubIdentity(_Strict):
+    """What the hub puts in its ACKs' MSH-3/MSH-4 when the inbound MSH-5/MSH-6 are empty."""
+
+    application: str = "PASSERELLE"
+    facility: str = "DSQ"
+
+
+class DatabaseConfig(_Strict):
+    """The central repository."""
+
+    url: str = "sqlite:///var/passerelle.db"
+    busy_timeout_ms: Annotated[int, Field(ge=0)] = 5000
+
+
+class IntakeConfig(_Strict):
+    """The group-commit writer."""
+
+    max_batch: Annotated[int, Field(ge=1, le=10_000)] = 500
+
+
+class ChannelConfig(_Strict):
+    """One listener: where it listens, which domain it feeds, its limits."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+    protocol: Literal["mllp"]
+    listen: str
+    domain: str
+    max_frame_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    idle_timeout: Annotated[float, Field(gt=0)] = 300.0
+    max_connections: Annotated[int, Field(ge=1)] = 200
+    max_connections_per_peer: Annotated[int, Field(ge=1)] = 20
+    default_charset: str = "utf-8"
+    processing_ids: tuple[Literal["P", "T", "D"], ...] = ("P",)
+    max_segments: Annotated[int, Field(ge=1)] = 10_000
+    fs_grace: Annotated[float, Field(ge=0)] = 0.2
+
+    @field_validator("domain")
+    @classmethod
+    def _known_domain(cls, value: str) -> str:
+        if value not in ROUTES:
+            raise ValueError(f"unknown domain {value!r} (known: {', '.join(sorted(ROUTES))})")
+        return value
+
+    @field_validator("default_charset")
+    @classmethod
+    def _known_codec(cls, value: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown character set {value!r}") from None
+        return value
+
+
+class LoggingConfig(_Strict):
+    """structlog JSON lines on standard error."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class Config(_Strict):
+    """The whole file."""
+
+    hub: HubIdentity = HubIdentity()
+    database: DatabaseConfig = DatabaseConfig()
+    intake: IntakeConfig = IntakeConfig()
+    logging: LoggingConfig = LoggingConfig()
+    charset_aliases: dict[str, str] = {}
+    channels: list[ChannelConfig] = []
+
+    @model_validator(mode="after")
+    def _unique_channels(self) -> Config:
+        names = [c.name for c in self.channels]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate channel name {dupes[0]!r}")
+        return self
+
+
+def config_path(explicit: str | None = None) -> Path:
+    """--config, then $PASSERELLE_CONFIG, then ./config.yaml."""
+    return Path(explicit or os.environ.get(ENV_CONFIG) or "config.yaml")
+
+
+def load(path: Path) -> Config:
+    """Read and validate the file, apply the environment overrides.
+
+    Raises:
+        ConfigError: one line naming the file and the wrong key or value.
+    """
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where} not valid YAML") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    url = os.environ.get(ENV_DATABASE_URL)
+    if url:
+        data.setdefault("database", {})
+        if isinstance(data["database"], dict):
+            data["database"]["url"] = url
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise ConfigError(f"{path}: {where}: {err['msg']}") from None
+    return _resolve_sqlite(config, path.parent)
+
+
+def _resolve_sqlite(config: Config, base: Path) -> Config:
+    """A relative SQLite path is relative to the config file, not to the working directory."""
+    prefix = "sqlite:///"
+    url = config.database.url
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        path = (base / url[len(prefix) :]).resolve()
+        database = config.database.model_copy(update={"url": prefix + str(path)})
+        return config.model_copy(update={"database": database})
+    return config

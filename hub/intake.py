@@ -1,0 +1,152 @@
+"""Group commit: one writer thread, one transaction for everything that arrived meanwhile.
+
+The reactor thread only enqueues; the writer thread prepares (parse, check, map), commits the
+whole batch in one transaction, and hands all the replies back to the reactor in one call.
+No ACK leaves before the commit that holds its message returned.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+from twisted.internet.defer import Deferred, succeed
+
+from .interfaces import Inbound, Status
+from .pipeline import Pipeline, Prepared
+from .store import Verdict
+
+log = structlog.get_logger("passerelle.intake")
+
+
+class Committer(Protocol):
+    """What the writer commits through (`SQLStore` or a fake)."""
+
+    def commit(self, batch: Sequence[Prepared]) -> list[Verdict]:
+        """One transaction for the whole batch."""
+
+
+def process(pipeline: Pipeline, store: Committer, batch: Sequence[Inbound]) -> list[bytes | None]:
+    """Prepare, commit and answer one batch; never raises."""
+    prepared = [pipeline.prepare(i) for i in batch]
+    try:
+        verdicts = store.commit(prepared)
+    except IntegrityError:
+        # Another worker process stored one of these keys meanwhile: retry one by one so
+        # the dedupe lookup sees its row, and the others are not held back by it.
+        return [_one_by_one(pipeline, store, p) for p in prepared]
+    except Exception as exc:  # any database failure: negative ACK, never AA
+        log.error("commit_failed", error=type(exc).__name__, count=len(prepared))
+        return [_final(pipeline, pipeline.outage(p), Verdict(Status.REJECTED)) for p in prepared]
+    return [_final(pipeline, p, v) for p, v in zip(prepared, verdicts, strict=True)]
+
+
+def _one_by_one(pipeline: Pipeline, store: Committer, p: Prepared) -> bytes | None:
+    try:
+        (verdict,) = store.commit([p])
+    except Exception as exc:
+        log.error("commit_failed", error=type(exc).__name__, count=1)
+        return _final(pipeline, pipeline.outage(p), Verdict(Status.REJECTED))
+    return _final(pipeline, p, verdict)
+
+
+def _final(pipeline: Pipeline, p: Prepared, v: Verdict) -> bytes | None:
+    """Step 7: the reply for a committed verdict, and the log line for the attempt."""
+    if v.status is Status.DUPLICATE:
+        reply = v.stored_ack
+    elif v.status is Status.CONFLICT:
+        p = pipeline.conflict(p)
+        reply = p.ack
+    else:
+        reply = p.ack
+    h = p.header
+    log.info(
+        "message",
+        channel=p.inbound.channel,
+        peer=p.inbound.peer,
+        control_id=h.control_id if h else "",
+        message_type=h.message_type if h else "",
+        status=v.status.value,
+        sha256=p.sha256[:16],
+        codes=[i.code.value for i in p.issues if i.severity == "E"],
+    )
+    return reply
+
+
+class InlineIntake:
+    """Processes each frame at once on the calling thread: for tests and one-shot tools."""
+
+    def __init__(self, pipeline: Pipeline, store: Committer) -> None:
+        self.pipeline = pipeline
+        self.store = store
+
+    def handle(self, inbound: Inbound) -> Deferred[bytes | None]:
+        """Process now; the Deferred has already fired."""
+        return succeed(process(self.pipeline, self.store, [inbound])[0])
+
+
+class GroupCommitIntake:
+    """The production handler: a writer thread batching everything that queued up."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        store: Committer,
+        call_from_thread: Callable[..., Any],
+        max_batch: int = 500,
+    ) -> None:
+        self.pipeline = pipeline
+        self.store = store
+        self.call_from_thread = call_from_thread
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[Inbound, Deferred[bytes | None]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="passerelle-writer", daemon=True)
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the batch in hand, then stop (frames still queued get no ACK: resent later)."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def handle(self, inbound: Inbound) -> Deferred[bytes | None]:
+        """Enqueue (reactor thread); the Deferred fires on the reactor after the commit."""
+        d: Deferred[bytes | None] = Deferred()
+        self._queue.put((inbound, d))
+        return d
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            items = [first]
+            stop = False
+            while len(items) < self.max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                items.append(nxt)
+            try:
+                replies = process(self.pipeline, self.store, [i for i, _d in items])
+            except Exception as exc:  # a bug, not a database failure: answer nothing, keep serving
+                log.error("batch_failed", error=type(exc).__name__, count=len(items))
+                replies = [None] * len(items)
+            self.call_from_thread(_deliver, [d for _i, d in items], replies)
+            if stop:
+                return
+
+
+def _deliver(deferreds: list[Deferred[bytes | None]], replies: list[bytes | None]) -> None:
+    for d, reply in zip(deferreds, replies, strict=True):
+        d.callback(reply)

@@ -1,0 +1,63 @@
+"""The seams between the parts: values that flow and the protocols they flow through.
+
+`channels/` imports only this module: a transport turns bytes into an `Inbound`, hands it to
+a `MessageHandler` and writes back whatever reply the Deferred brings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Protocol
+
+from twisted.internet.defer import Deferred
+
+
+class Defect(str, Enum):
+    """What the transport already knows is wrong with a frame, or with bytes that are none."""
+
+    EMPTY = "empty"  # <VT><FS><CR> with nothing inside
+    TRUNCATED = "truncated"  # a <VT> arrived before the frame's <FS>
+    JUNK = "junk"  # bytes outside any frame; the connection is closed
+    OVERSIZE = "oversize"  # the frame passed the channel's cap; the connection is closed
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One frame (or one protocol failure) as the transport received it."""
+
+    raw: bytes
+    peer: str
+    channel: str
+    received_at: datetime
+    tls_subject: str = ""
+    defect: Defect | None = None
+    size: int = -1  # the full size when `raw` holds only the first bytes (oversize)
+
+
+class MessageHandler(Protocol):
+    """Channel -> engine. The Deferred fires with the reply bytes, or None for no reply."""
+
+    def handle(self, inbound: Inbound) -> Deferred[bytes | None]:
+        """Process one frame; never errbacks."""
+
+
+class Status(str, Enum):
+    """Lifecycle of an attempt, as the journal records it."""
+
+    ACCEPTED = "accepted"  # stored, AA (or CA)
+    DUPLICATE = "duplicate"  # same bytes again: the stored ACK is sent again
+    CONFLICT = "conflict"  # same control ID, other bytes: AE 205, quarantined in the journal
+    ERROR = "error"  # AE: content error
+    REJECTED = "rejected"  # AR: not processable here
+    IGNORED = "ignored"  # an ACK sent to the hub: journaled, never acknowledged
+    PROTOCOL = "protocol"  # framing failure: junk or oversize, connection closed
+
+
+class Repository(Protocol):
+    """The durable store: one transaction per batch of prepared messages."""
+
+    def commit(self, batch: Sequence[object]) -> Sequence[object]:
+        """Store the batch in one transaction and return one verdict per item."""

@@ -1,0 +1,180 @@
+"""The repository schema, as SQLAlchemy 2 typed models.
+
+Result tables are append-only: a new result status is a new row with the next ``version``
+for the same ``key``; the current value is the highest version. Nothing is updated in place.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from sqlalchemy import (
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+pk = Annotated[int, mapped_column(Integer, primary_key=True, autoincrement=True)]
+# Sender data is TEXT: PostgreSQL enforces VARCHAR lengths, and a long value must never turn
+# a valid message into a storage failure. Lengths are the certification rules' business.
+code = Annotated[str, mapped_column(String(20), default="")]  # values the hub itself sets
+text = Annotated[str, mapped_column(Text, default="")]
+stamp = Annotated[datetime, mapped_column(DateTime(timezone=True))]
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention, so migrations name constraints alike."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Message(Base):
+    """An accepted message: raw bytes, the ACK it got, who sent it. Exactly once per key."""
+
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("sending_application", "sending_facility", "control_id"),)
+
+    id: Mapped[pk]
+    channel: Mapped[text]
+    peer: Mapped[text]
+    sending_application: Mapped[text]  # MSH-3 raw
+    sending_facility: Mapped[text]  # MSH-4 raw
+    control_id: Mapped[str] = mapped_column(Text, index=True)  # MSH-10
+    message_type: Mapped[text]
+    version: Mapped[text]
+    charset: Mapped[text]
+    sha256: Mapped[str] = mapped_column(String(64))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    ack: Mapped[bytes] = mapped_column(LargeBinary)
+    ack_code: Mapped[str] = mapped_column(String(2))
+    warnings: Mapped[text]  # JSON list of the W issues sent in the ACK
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    received_at: Mapped[stamp]
+    stored_at: Mapped[stamp]
+
+
+class JournalEntry(Base):
+    """Every attempt, accepted or not: what came, from where, what it was answered, why."""
+
+    __tablename__ = "journal"
+
+    id: Mapped[pk]
+    at: Mapped[stamp]
+    status: Mapped[code]
+    channel: Mapped[text]
+    peer: Mapped[text]
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)  # not-stored attempts only
+    sending_application: Mapped[text]
+    sending_facility: Mapped[text]
+    control_id: Mapped[text]
+    message_type: Mapped[text]
+    ack_code: Mapped[str] = mapped_column(String(2), default="")
+    codes: Mapped[text]  # ERR-3 codes, comma separated
+    reason: Mapped[text]  # PHI-free: ERR-2 location and English text per issue
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+
+
+class Patient(Base):
+    """A patient known to the repository; demographics are the latest sent."""
+
+    __tablename__ = "patients"
+
+    id: Mapped[pk]
+    family: Mapped[text]
+    given: Mapped[text]
+    birth_date: Mapped[text]
+    sex: Mapped[text]
+    created_at: Mapped[stamp]
+    updated_at: Mapped[stamp]
+
+
+class PatientIdentifier(Base):
+    """PID-3 identifiers; (authority, value) points to exactly one patient."""
+
+    __tablename__ = "patient_identifiers"
+    __table_args__ = (UniqueConstraint("authority", "value"),)
+
+    id: Mapped[pk]
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    value: Mapped[str] = mapped_column(Text, index=True)
+    type_code: Mapped[text]
+    authority: Mapped[text]
+    authority_oid: Mapped[text]
+    is_nam: Mapped[bool] = mapped_column(default=False)
+
+
+class LabOrder(Base):
+    """One version of a lab order (OBR)."""
+
+    __tablename__ = "lab_orders"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[pk]
+    key: Mapped[str] = mapped_column(Text)
+    version: Mapped[int]
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    placer_number: Mapped[text]
+    filler_number: Mapped[str] = mapped_column(Text, index=True)
+    code: Mapped[text]
+    code_text: Mapped[text]
+    code_system: Mapped[text]
+    status: Mapped[text]
+    observed_at: Mapped[text]
+    reported_at: Mapped[text]
+    ordering_provider: Mapped[text]
+    performing_org: Mapped[text]
+    notes: Mapped[text]  # JSON list
+
+
+class LabObservation(Base):
+    """One version of one observation (OBX), tied to the order version that carried it."""
+
+    __tablename__ = "lab_observations"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[pk]
+    order_id: Mapped[int] = mapped_column(ForeignKey("lab_orders.id"), index=True)
+    key: Mapped[str] = mapped_column(Text)
+    version: Mapped[int]
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    set_id: Mapped[text]
+    value_type: Mapped[text]
+    code: Mapped[text]
+    code_text: Mapped[text]
+    code_system: Mapped[text]
+    alt_code: Mapped[text]
+    alt_code_system: Mapped[text]
+    sub_id: Mapped[text]
+    value_raw: Mapped[text]
+    value_text: Mapped[text]
+    value_num: Mapped[float | None] = mapped_column(Float)
+    units: Mapped[text]
+    reference_range: Mapped[text]
+    abnormal_flags: Mapped[text]
+    status: Mapped[text]
+    observed_at: Mapped[text]
+    performing_org: Mapped[text]
+    notes: Mapped[text]  # JSON list
+
+
+Index("ix_journal_control", JournalEntry.sending_application, JournalEntry.control_id)

@@ -1,0 +1,101 @@
+"""Config -> running hub: the engine, the writer thread and one listener per channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.interfaces import IListeningPort
+
+from channels.mllp import Limits, MLLPFactory
+
+from .config import ChannelConfig, Config
+from .db import ensure_schema, make_engine
+from .intake import GroupCommitIntake
+from .pipeline import ChannelPolicy, Pipeline
+from .store import SQLStore
+
+log = structlog.get_logger("passerelle.service")
+
+
+def policy(channel: ChannelConfig) -> ChannelPolicy:
+    """The engine's view of a channel."""
+    return ChannelPolicy(
+        name=channel.name,
+        domain=channel.domain,
+        default_charset=channel.default_charset,
+        processing_ids=frozenset(channel.processing_ids),
+        max_segments=channel.max_segments,
+    )
+
+
+def limits(channel: ChannelConfig) -> Limits:
+    """The transport's view of a channel."""
+    return Limits(
+        max_frame_bytes=channel.max_frame_bytes,
+        idle_timeout=channel.idle_timeout,
+        max_connections=channel.max_connections,
+        max_connections_per_peer=channel.max_connections_per_peer,
+        fs_grace=channel.fs_grace,
+    )
+
+
+def build_pipeline(config: Config) -> Pipeline:
+    """The pipeline for every configured channel."""
+    return Pipeline(
+        channels={c.name: policy(c) for c in config.channels},
+        application=config.hub.application,
+        facility=config.hub.facility,
+        charset_aliases=dict(config.charset_aliases),
+    )
+
+
+@dataclass
+class Hub:
+    """What `serve` started, so it can be stopped in order."""
+
+    intake: GroupCommitIntake
+    ports: list[IListeningPort]
+
+    def stop(self) -> None:
+        """Stop listening, then let the writer finish its batch."""
+        for port in self.ports:
+            port.stopListening()
+        self.intake.stop()
+
+
+def start(config: Config, reactor: Any) -> Hub:
+    """Create the schema if needed, start the writer and listen on every channel.
+
+    Raises:
+        hub.db.SchemaError: the database is outdated (names `passerelle db upgrade`).
+    """
+    engine = make_engine(config.database.url, config.database.busy_timeout_ms)
+    state = ensure_schema(engine)
+    log.info("schema", state=state, backend=engine.dialect.name)
+    intake = GroupCommitIntake(
+        build_pipeline(config), SQLStore(engine), reactor.callFromThread, config.intake.max_batch
+    )
+    intake.start()
+    hub = Hub(intake, [])
+    for channel in config.channels:
+        factory = MLLPFactory(channel.name, intake, limits(channel), clock=reactor)
+        endpoint = serverFromString(reactor, channel.listen)
+        endpoint.listen(factory).addCallbacks(
+            lambda port, name=channel.name: _listening(hub, port, name),
+            lambda failure, name=channel.name: _listen_failed(reactor, failure, name),
+        )
+    return hub
+
+
+def _listening(hub: Hub, port: IListeningPort, name: str) -> None:
+    hub.ports.append(port)
+    host = port.getHost()
+    log.info("listening", channel=name, address=f"{getattr(host, 'host', '')}:{getattr(host, 'port', '')}")
+
+
+def _listen_failed(reactor: Any, failure: Any, name: str) -> None:
+    log.error("listen_failed", channel=name, error=str(failure.value))
+    reactor.stop()

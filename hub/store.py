@@ -1,0 +1,252 @@
+"""Step 6: one transaction holds the raw messages, their ACKs, journal entries and records.
+
+The hot path writes with SQLAlchemy Core; the ORM models only define the tables. Result
+rows are appended with the next version for their key, never updated.
+
+TRANSACTION (one per batch):
+    for each prepared message, in arrival order:
+        accepted  -> look up (MSH-3, MSH-4, MSH-10)
+                     none:        insert message (raw + ACK), patient, records, journal(accepted)
+                     same sha256: journal(duplicate); the stored ACK is sent again
+                     other sha:   journal(conflict) with the raw bytes (quarantine); AE 205
+        otherwise -> journal(status) with the raw bytes (capped) and the reasons
+    COMMIT; only then are the ACKs released.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+
+from mappings import LabOrder, Mapped
+from mappings.records import Patient as PatientRecord
+
+from .interfaces import Status
+from .models import JournalEntry, LabObservation, Message, Patient, PatientIdentifier
+from .models import LabOrder as LabOrderRow
+from .pipeline import Prepared, journal_raw
+
+messages = Message.__table__
+journal = JournalEntry.__table__
+patients = Patient.__table__
+identifiers = PatientIdentifier.__table__
+lab_orders = LabOrderRow.__table__
+lab_observations = LabObservation.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the store decided for one prepared message."""
+
+    status: Status
+    stored_ack: bytes | None = None  # the ACK stored earlier, for a duplicate
+    message_id: int | None = None
+
+
+class SQLStore:
+    """The repository behind the group-commit writer."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def commit(self, batch: Sequence[Prepared]) -> list[Verdict]:
+        """Store a batch in one transaction; raises if the transaction fails (nothing kept)."""
+        with self.engine.begin() as conn:
+            return [self._one(conn, p) for p in batch]
+
+    def _one(self, conn: Connection, p: Prepared) -> Verdict:
+        if p.status is not Status.ACCEPTED:
+            self._journal(conn, p, p.status, raw=journal_raw(p))
+            return Verdict(p.status)
+        app, fac, cid = p.key
+        row = conn.execute(
+            select(messages.c.id, messages.c.sha256, messages.c.ack).where(
+                messages.c.sending_application == app,
+                messages.c.sending_facility == fac,
+                messages.c.control_id == cid,
+            )
+        ).first()
+        if row is not None:
+            if row.sha256 == p.sha256:
+                self._journal(conn, p, Status.DUPLICATE, message_id=row.id)
+                return Verdict(Status.DUPLICATE, stored_ack=row.ack, message_id=row.id)
+            self._journal(conn, p, Status.CONFLICT, raw=journal_raw(p), codes="205", ack_code="AE")
+            return Verdict(Status.CONFLICT)
+        message_id = self._insert(conn, p)
+        self._journal(conn, p, Status.ACCEPTED, message_id=message_id)
+        return Verdict(Status.ACCEPTED, message_id=message_id)
+
+    def _insert(self, conn: Connection, p: Prepared) -> int:
+        h, mapped = p.header, p.mapped
+        assert h is not None and mapped is not None and p.ack is not None
+        now = self.clock()
+        patient_id = _resolve_patient(conn, mapped.patient, now)
+        warnings = [
+            {"location": str(i.location), "code": i.code.value, "text": i.text_en}
+            for i in p.issues
+            if i.severity != "E"
+        ]
+        message_id: int = conn.execute(
+            insert(messages).returning(messages.c.id),
+            {
+                "channel": p.inbound.channel,
+                "peer": p.inbound.peer,
+                "sending_application": h.sending_application,
+                "sending_facility": h.sending_facility,
+                "control_id": h.control_id,
+                "message_type": h.message_type,
+                "version": h.version,
+                "charset": p.codec,
+                "sha256": p.sha256,
+                "raw": p.inbound.raw,
+                "ack": p.ack,
+                "ack_code": _ack_code(p.ack),
+                "warnings": json.dumps(warnings),
+                "patient_id": patient_id,
+                "received_at": p.inbound.received_at,
+                "stored_at": now,
+            },
+        ).scalar_one()
+        _insert_lab(conn, mapped, message_id, patient_id)
+        return message_id
+
+    def _journal(
+        self,
+        conn: Connection,
+        p: Prepared,
+        status: Status,
+        *,
+        raw: bytes | None = None,
+        message_id: int | None = None,
+        codes: str | None = None,
+        ack_code: str | None = None,
+    ) -> None:
+        h = p.header
+        errors = [i for i in p.issues if i.severity == "E"]
+        conn.execute(
+            insert(journal),
+            {
+                "at": self.clock(),
+                "status": status.value,
+                "channel": p.inbound.channel,
+                "peer": p.inbound.peer,
+                "sha256": p.sha256,
+                "size": p.inbound.size if p.inbound.size >= 0 else len(p.inbound.raw),
+                "raw": raw,
+                "sending_application": h.sending_application if h else "",
+                "sending_facility": h.sending_facility if h else "",
+                "control_id": h.control_id if h else "",
+                "message_type": h.message_type if h else "",
+                "ack_code": ack_code if ack_code is not None else _ack_code(p.ack),
+                "codes": codes if codes is not None else ",".join(str(i.code.value) for i in errors),
+                "reason": reasons(p) if status is not Status.CONFLICT else "MSH^1^10 205 duplicate key",
+                "message_id": message_id,
+            },
+        )
+
+
+def reasons(p: Prepared) -> str:
+    """The PHI-free reason text of a journal entry: location, code and English text per issue."""
+    return "; ".join(f"{i.location} {i.code.value} {i.severity} {i.text_en}" for i in p.issues)
+
+
+def _ack_code(ack: bytes | None) -> str:
+    if not ack:
+        return ""
+    pos = ack.find(b"MSA")
+    return ack[pos + 4 : pos + 6].decode("ascii", "replace") if pos != -1 else ""
+
+
+def _resolve_patient(conn: Connection, patient: PatientRecord, now: datetime) -> int:
+    """Find the patient by any (authority, value) identifier, else create; add new identifiers."""
+    pairs = [(i.authority, i.value) for i in patient.identifiers]
+    found = conn.execute(
+        select(identifiers.c.authority, identifiers.c.value, identifiers.c.patient_id).where(
+            identifiers.c.value.in_([v for _a, v in pairs])
+        )
+    ).all()
+    known = {(r.authority, r.value): r.patient_id for r in found}
+    matches = [known[pair] for pair in pairs if pair in known]
+    demographics = {
+        "family": patient.family,
+        "given": patient.given,
+        "birth_date": patient.birth_date or "",
+        "sex": patient.sex,
+        "updated_at": now,
+    }
+    if matches:
+        patient_id = min(matches)
+        conn.execute(update(patients).where(patients.c.id == patient_id).values(**demographics))
+    else:
+        patient_id = conn.execute(
+            insert(patients).returning(patients.c.id), {**demographics, "created_at": now}
+        ).scalar_one()
+    fresh = [i for i in patient.identifiers if (i.authority, i.value) not in known]
+    seen: set[tuple[str, str]] = set()
+    rows = []
+    for ident in fresh:
+        if (ident.authority, ident.value) in seen:
+            continue
+        seen.add((ident.authority, ident.value))
+        rows.append({**asdict(ident), "patient_id": patient_id})
+    if rows:
+        conn.execute(insert(identifiers), rows)
+    return patient_id
+
+
+def _next_versions(conn: Connection, table: Any, keys: list[str]) -> dict[str, int]:
+    if not keys:
+        return {}
+    rows = conn.execute(
+        select(table.c.key, func.max(table.c.version)).where(table.c.key.in_(keys)).group_by(table.c.key)
+    ).all()
+    current = {k: v for k, v in rows}
+    return {k: current.get(k, 0) + 1 for k in keys}
+
+
+def _take(versions: dict[str, int], key: str) -> int:
+    """The next version for `key`, counting repeats of the key within one message."""
+    version = versions[key]
+    versions[key] = version + 1
+    return version
+
+
+def _insert_lab(conn: Connection, mapped: Mapped, message_id: int, patient_id: int) -> None:
+    orders: tuple[LabOrder, ...] = mapped.lab_orders
+    order_versions = _next_versions(conn, lab_orders, [o.key for o in orders])
+    obs_versions = _next_versions(conn, lab_observations, [x.key for o in orders for x in o.observations])
+    for order in orders:
+        fields = asdict(order)
+        fields.pop("observations")
+        order_id = conn.execute(
+            insert(lab_orders).returning(lab_orders.c.id),
+            {
+                **fields,
+                "observed_at": order.observed_at or "",
+                "reported_at": order.reported_at or "",
+                "notes": json.dumps(list(order.notes), ensure_ascii=False),
+                "version": _take(order_versions, order.key),
+                "message_id": message_id,
+                "patient_id": patient_id,
+            },
+        ).scalar_one()
+        rows = []
+        for obs in order.observations:
+            row = asdict(obs)
+            row.update(
+                observed_at=obs.observed_at or "",
+                notes=json.dumps(list(obs.notes), ensure_ascii=False),
+                version=_take(obs_versions, obs.key),
+                order_id=order_id,
+                message_id=message_id,
+                patient_id=patient_id,
+            )
+            rows.append(row)
+        if rows:
+            conn.execute(insert(lab_observations), rows)
