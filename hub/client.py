@@ -36,7 +36,10 @@ def split_messages(data: bytes) -> list[bytes]:
 
 def is_response(message: bytes) -> bool:
     """True for an ACK or any message holding an MSA segment (the hub answers none)."""
-    return re.search(rb"(?:^|[\r\n])MSA.", message) is not None or re.match(rb"(?:\xef\xbb\xbf)?MSH.{5}(?:[^\r\n]*?\|){6}ACK", message) is not None
+    return (
+        re.search(rb"(?:^|[\r\n])MSA.", message) is not None
+        or re.match(rb"(?:\xef\xbb\xbf)?MSH.{5}(?:[^\r\n]*?\|){6}ACK", message) is not None
+    )
 
 
 def parse_ack(raw: bytes) -> Ack:

@@ -1,0 +1,45 @@
+"""Fakes at the seams, for tests of the transports and the engine (as structlog.testing)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from twisted.internet.defer import Deferred, succeed
+
+from .interfaces import Inbound
+
+
+class RecordingHandler:
+    """A MessageHandler that records every Inbound and answers through a plain function.
+
+    With ``manual=True`` the Deferreds are kept unfired in ``waiting`` so a test can answer
+    them in any order.
+    """
+
+    def __init__(self, answer: Callable[[Inbound], bytes | None] | None = None, manual: bool = False) -> None:
+        self.answer = answer or (lambda inbound: b"ACK:" + inbound.raw[:12])
+        self.manual = manual
+        self.received: list[Inbound] = []
+        self.waiting: list[tuple[Inbound, Deferred[bytes | None]]] = []
+
+    def handle(self, inbound: Inbound) -> Deferred[bytes | None]:
+        """Record, then answer now (or later when manual)."""
+        self.received.append(inbound)
+        if self.manual:
+            d: Deferred[bytes | None] = Deferred()
+            self.waiting.append((inbound, d))
+            return d
+        return succeed(self.answer(inbound))
+
+
+class FailingStore:
+    """A store whose commit always fails, as a database outage does."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error or ConnectionError("database unavailable")
+        self.calls = 0
+
+    def commit(self, batch: object) -> list[object]:
+        """Raise the configured error."""
+        self.calls += 1
+        raise self.error

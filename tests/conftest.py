@@ -1,0 +1,139 @@
+"""Shared fixtures: a repository on SQLite (and PostgreSQL when reachable), and a real server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import Engine, create_engine, text
+
+from hub.db import make_engine, upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT.parent / "shared" / "samples"
+PG_URL = os.environ.get("PASSERELLE_TEST_PG", "")
+
+
+def _pg_reachable() -> bool:
+    if not PG_URL:
+        return False
+    try:
+        with create_engine(PG_URL).connect() as conn:
+            conn.execute(text("select 1"))
+        return True
+    except Exception:
+        return False
+
+
+BACKENDS = ["sqlite"] + (["postgresql"] if _pg_reachable() else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL: a SQLite file, or a private PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on a migrated database."""
+    eng = make_engine(db_url, busy_timeout_ms=2000)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A `passerelle serve` subprocess and how to reach it."""
+
+    port: int
+    config: Path
+    db_url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        """Terminate the process and wait for it."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def write_config(path: Path, db_url: str, port: int, **channel: object) -> Path:
+    """A config file with one lab channel on `port`."""
+    ch = {"name": "lab", "protocol": "mllp", "listen": f"tcp:{port}:interface=127.0.0.1", "domain": "lab"}
+    ch.update(channel)
+    path.write_text(yaml.safe_dump({"database": {"url": db_url}, "channels": [ch]}))
+    return path
+
+
+def start_server(tmp_path: Path, db_url: str, port: int | None = None, **channel: object) -> Server:
+    """Start the real server as a subprocess and wait until it accepts connections."""
+    port = port or free_port()
+    config = write_config(tmp_path / f"config-{port}.yaml", db_url, port, **channel)
+    log = tmp_path / f"server-{port}.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hub", "serve", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("ab"),
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return Server(port, config, db_url, proc, log)
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start listening")
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[object]:
+    """Start servers on demand; all are stopped at the end of the test."""
+    started: list[Server] = []
+
+    def make(db_url: str | None = None, **channel: object) -> Server:
+        url = db_url or f"sqlite:///{tmp_path / 'hub.db'}"
+        srv = start_server(tmp_path, url, **channel)
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop()
