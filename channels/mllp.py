@@ -25,9 +25,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IAddress, IReactorTime
 from twisted.internet.protocol import Factory, Protocol, connectionDone
-from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 
 from hub.interfaces import Defect, Inbound, MessageHandler
@@ -56,8 +55,10 @@ class Limits:
     fs_grace: float = 0.2
 
 
-class MLLPReceiver(Protocol, TimeoutMixin):
+class MLLPReceiver(Protocol):
     """One connection: reads frames, hands them to the handler, writes ACKs in order."""
+
+    transport: Any  # an ITransport; zope interfaces are opaque to mypy without its plugin
 
     def __init__(self, factory: MLLPFactory, peer: str) -> None:
         self.factory = factory
@@ -66,7 +67,8 @@ class MLLPReceiver(Protocol, TimeoutMixin):
         self._in_frame = False
         self._scan = 0  # where to resume looking for FS/VT inside the current frame
         self._after_fs = False  # the previous byte ended a frame: CR/LF expected silently
-        self._grace: IDelayedCall | None = None
+        self._grace: Any = None  # IDelayedCall: waiting for the CR after a final FS
+        self._idle: Any = None  # IDelayedCall: the idle timeout
         self._pending: deque[list[Any]] = deque()
         self._paused = False
         self._warned: set[str] = set()
@@ -74,12 +76,12 @@ class MLLPReceiver(Protocol, TimeoutMixin):
     # -- Twisted hooks -------------------------------------------------------------------
     def connectionMade(self) -> None:
         """Start the idle timer."""
-        self.callLater = self.factory.clock.callLater
-        self.setTimeout(self.factory.limits.idle_timeout)
+        self._idle = self.factory.clock.callLater(self.factory.limits.idle_timeout, self.timeoutConnection)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         """Forget timers and the connection count."""
-        self.setTimeout(None)
+        if self._idle is not None and self._idle.active():
+            self._idle.cancel()
         if self._grace is not None and self._grace.active():
             self._grace.cancel()
         self.factory.release(self.peer)
@@ -87,11 +89,12 @@ class MLLPReceiver(Protocol, TimeoutMixin):
     def timeoutConnection(self) -> None:
         """Idle too long: close (the sender reconnects, as ITI TF-2x App. C allows)."""
         log.info("idle_timeout", channel=self.factory.channel, peer=self.peer)
-        self.transport.loseConnection()  # type: ignore[union-attr]
+        self.transport.loseConnection()
 
     def dataReceived(self, data: bytes) -> None:
         """Buffer, then cut out every complete frame."""
-        self.resetTimeout()
+        if self._idle is not None and self._idle.active():
+            self._idle.reset(self.factory.limits.idle_timeout)
         if self._grace is not None and self._grace.active():
             self._grace.cancel()
             self._grace = None
@@ -101,7 +104,7 @@ class MLLPReceiver(Protocol, TimeoutMixin):
     # -- framing -------------------------------------------------------------------------
     def _parse(self) -> None:
         buf = self._buf
-        while buf and self.transport is not None and not self.transport.disconnecting:  # type: ignore[attr-defined]
+        while buf and self.transport is not None and not self.transport.disconnecting:
             if self._after_fs:
                 self._after_fs = False
                 if buf[0] in (CR[0], LF[0]):
@@ -204,14 +207,19 @@ class MLLPReceiver(Protocol, TimeoutMixin):
         d.addCallbacks(self._answered, self._failed, callbackArgs=(slot,), errbackArgs=(slot,))
         if len(self._pending) >= MAX_PENDING and not self._paused:
             self._paused = True
-            self.transport.pauseProducing()  # type: ignore[union-attr]
+            self.transport.pauseProducing()
 
     def _answered(self, reply: bytes | None, slot: list[Any]) -> None:
         slot[0], slot[1] = True, reply
         self._flush()
 
     def _failed(self, failure: Failure, slot: list[Any]) -> None:
-        log.error("handler_failed", channel=self.factory.channel, peer=self.peer, error=failure.type.__name__)
+        log.error(
+            "handler_failed",
+            channel=self.factory.channel,
+            peer=self.peer,
+            error=getattr(failure.type, "__name__", "error"),
+        )
         slot[0], slot[1] = True, None
         self._flush()
 
@@ -222,14 +230,14 @@ class MLLPReceiver(Protocol, TimeoutMixin):
                 self.transport.write(frame(reply))
         if self._paused and len(self._pending) < MAX_PENDING // 2 and self.transport is not None:
             self._paused = False
-            self.transport.resumeProducing()  # type: ignore[attr-defined]
+            self.transport.resumeProducing()
 
     def _protocol_failure(self, defect: Defect, head: bytes, size: int) -> None:
         log.warning("protocol_failure", channel=self.factory.channel, peer=self.peer, defect=defect.value, size=size)
         self.factory.handler.handle(self._inbound(head, defect, size))
         self._buf.clear()
         self._in_frame = False
-        self.transport.loseConnection()  # type: ignore[union-attr]
+        self.transport.loseConnection()
 
 
 class MLLPFactory(Factory):
@@ -243,19 +251,19 @@ class MLLPFactory(Factory):
         clock: IReactorTime | None = None,
     ) -> None:
         if clock is None:
-            from twisted.internet import reactor
+            from twisted.internet import reactor as default_reactor
 
-            clock = reactor  # type: ignore[assignment]
+            clock = default_reactor
         self.channel = channel
         self.handler = handler
         self.limits = limits
-        self.clock: IReactorTime = clock  # type: ignore[assignment]
+        self.clock: Any = clock  # IReactorTime
         self.connections = 0
         self.per_peer: dict[str, int] = {}
 
-    def buildProtocol(self, addr: IAddress) -> MLLPReceiver | None:  # type: ignore[override]
+    def buildProtocol(self, addr: IAddress | None) -> MLLPReceiver | None:
         """A receiver, or None (connection closed) when a limit is reached."""
-        peer = getattr(addr, "host", str(addr))
+        peer = str(getattr(addr, "host", addr))
         if self.connections >= self.limits.max_connections:
             log.warning("connection_refused", channel=self.channel, peer=peer, limit="channel")
             return None

@@ -38,7 +38,9 @@ def main() -> None:
 @config_option
 def serve(config_file: str | None) -> None:
     """Run the hub: create the schema on an empty database, listen on every channel."""
-    from twisted.internet import reactor
+    from twisted.internet import reactor as twisted_reactor
+
+    reactor: Any = twisted_reactor
 
     from .db import SchemaError
     from .logs import configure
@@ -52,9 +54,9 @@ def serve(config_file: str | None) -> None:
         raise click.ClickException(str(exc)) from None
     except Exception as exc:  # database unreachable at start, bad endpoint string
         raise click.ClickException(f"cannot start: {type(exc).__name__}: {exc}") from None
-    reactor.addSystemEventTrigger("before", "shutdown", hub.stop)  # type: ignore[attr-defined]
-    signal.signal(signal.SIGTERM, lambda *_: reactor.callFromThread(reactor.stop))  # type: ignore[attr-defined]
-    reactor.run()  # type: ignore[attr-defined]
+    reactor.addSystemEventTrigger("before", "shutdown", hub.stop)
+    signal.signal(signal.SIGTERM, lambda *_: reactor.callFromThread(reactor.stop))
+    reactor.run()
     if not hub.ports and config.channels:
         sys.exit(1)
 
@@ -186,15 +188,13 @@ def _print_patient(rec: dict[str, Any]) -> None:
     click.echo(f"  identifiers: {ids}")
     for order in rec["lab"]["orders"]:
         c = order["current"]
-        click.echo(
-            f"  order {c['filler_number'] or c['placer_number']} {c['code']} {c['code_text']} [{c['status']}] v{c['version']}"
-        )
+        number = c["filler_number"] or c["placer_number"]
+        click.echo(f"  order {number} {c['code']} {c['code_text']} [{c['status']}] v{c['version']}")
         for obs in order["observations"]:
             o = obs["current"]
             value = o["value_text"].replace("\n", " / ")
-            click.echo(
-                f"    {o['code']:>10} {o['code_text'][:40]:40} {value[:40]} {o['units']} [{o['status']}] v{o['version']}"
-            )
+            label = f"{o['code']:>10} {o['code_text'][:40]:40}"
+            click.echo(f"    {label} {value[:40]} {o['units']} [{o['status']}] v{o['version']}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -72,7 +72,7 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def schema_state(engine: Engine) -> str:
-    """ "empty", "current" or "outdated" (or "unknown" for tables without alembic's stamp)."""
+    """One of empty, current, outdated, or unknown (tables without alembic's stamp)."""
     rev = current_revision(engine)
     if rev is None:
         tables = set(inspect(engine).get_table_names())

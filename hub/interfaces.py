@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 from twisted.internet.defer import Deferred
 
 
-class Defect(str, Enum):
+class Defect(StrEnum):
     """What the transport already knows is wrong with a frame, or with bytes that are none."""
 
     EMPTY = "empty"  # <VT><FS><CR> with nothing inside
@@ -44,7 +44,7 @@ class MessageHandler(Protocol):
         """Process one frame; never errbacks."""
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Lifecycle of an attempt, as the journal records it."""
 
     ACCEPTED = "accepted"  # stored, AA (or CA)

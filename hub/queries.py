@@ -106,7 +106,7 @@ def _orders(orders: Any, observations: Any) -> list[dict[str, Any]]:
     out = []
     for key, versions in by_order_key.items():
         current, *older = reversed(versions)
-        obs_out = []
+        obs_out: list[dict[str, Any]] = []
         for obs_key in obs_keys_by_order.get(key, []):
             obs_current, *obs_older = reversed(obs_by_key[obs_key])
             obs_out.append(

@@ -7,7 +7,6 @@ from typing import Any
 
 import structlog
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.interfaces import IListeningPort
 
 from channels.mllp import Limits, MLLPFactory
 
@@ -57,7 +56,7 @@ class Hub:
     """What `serve` started, so it can be stopped in order."""
 
     intake: GroupCommitIntake
-    ports: list[IListeningPort]
+    ports: list[Any]  # IListeningPort
 
     def stop(self) -> None:
         """Stop listening, then let the writer finish its batch."""
@@ -82,7 +81,7 @@ def start(config: Config, reactor: Any) -> Hub:
     hub = Hub(intake, [])
     for channel in config.channels:
         factory = MLLPFactory(channel.name, intake, limits(channel), clock=reactor)
-        endpoint = serverFromString(reactor, channel.listen)
+        endpoint = serverFromString(reactor, channel.listen)  # type: ignore[no-untyped-call]
         endpoint.listen(factory).addCallbacks(
             lambda port, name=channel.name: _listening(hub, port, name),
             lambda failure, name=channel.name: _listen_failed(reactor, failure, name),
@@ -90,7 +89,7 @@ def start(config: Config, reactor: Any) -> Hub:
     return hub
 
 
-def _listening(hub: Hub, port: IListeningPort, name: str) -> None:
+def _listening(hub: Hub, port: Any, name: str) -> None:
     hub.ports.append(port)
     host = port.getHost()
     log.info("listening", channel=name, address=f"{getattr(host, 'host', '')}:{getattr(host, 'port', '')}")

@@ -19,9 +19,9 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, func, insert, select, update
 
 from mappings import LabOrder, Mapped
 from mappings.records import Patient as PatientRecord
@@ -31,12 +31,12 @@ from .models import JournalEntry, LabObservation, Message, Patient, PatientIdent
 from .models import LabOrder as LabOrderRow
 from .pipeline import Prepared, journal_raw
 
-messages = Message.__table__
-journal = JournalEntry.__table__
-patients = Patient.__table__
-identifiers = PatientIdentifier.__table__
-lab_orders = LabOrderRow.__table__
-lab_observations = LabObservation.__table__
+messages = cast(Table, Message.__table__)
+journal = cast(Table, JournalEntry.__table__)
+patients = cast(Table, Patient.__table__)
+identifiers = cast(Table, PatientIdentifier.__table__)
+lab_orders = cast(Table, LabOrderRow.__table__)
+lab_observations = cast(Table, LabObservation.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +92,7 @@ class SQLStore:
             for i in p.issues
             if i.severity != "E"
         ]
-        message_id: int = conn.execute(
+        message_id = conn.execute(
             insert(messages).returning(messages.c.id),
             {
                 "channel": p.inbound.channel,
@@ -114,7 +114,7 @@ class SQLStore:
             },
         ).scalar_one()
         _insert_lab(conn, mapped, message_id, patient_id)
-        return message_id
+        return int(message_id)
 
     def _journal(
         self,
@@ -184,9 +184,9 @@ def _resolve_patient(conn: Connection, patient: PatientRecord, now: datetime) ->
         patient_id = min(matches)
         conn.execute(update(patients).where(patients.c.id == patient_id).values(**demographics))
     else:
-        patient_id = conn.execute(
-            insert(patients).returning(patients.c.id), {**demographics, "created_at": now}
-        ).scalar_one()
+        patient_id = int(
+            conn.execute(insert(patients).returning(patients.c.id), {**demographics, "created_at": now}).scalar_one()
+        )
     fresh = [i for i in patient.identifiers if (i.authority, i.value) not in known]
     seen: set[tuple[str, str]] = set()
     rows = []
@@ -197,7 +197,7 @@ def _resolve_patient(conn: Connection, patient: PatientRecord, now: datetime) ->
         rows.append({**asdict(ident), "patient_id": patient_id})
     if rows:
         conn.execute(insert(identifiers), rows)
-    return patient_id
+    return int(patient_id)
 
 
 def _next_versions(conn: Connection, table: Any, keys: list[str]) -> dict[str, int]:
@@ -206,7 +206,7 @@ def _next_versions(conn: Connection, table: Any, keys: list[str]) -> dict[str, i
     rows = conn.execute(
         select(table.c.key, func.max(table.c.version)).where(table.c.key.in_(keys)).group_by(table.c.key)
     ).all()
-    current = {k: v for k, v in rows}
+    current: dict[str, int] = {k: v for k, v in rows}  # noqa: C416 - typed
     return {k: current.get(k, 0) + 1 for k in keys}
 
 

@@ -1,0 +1,1 @@
+"""Alembic migrations of the repository schema."""

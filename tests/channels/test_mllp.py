@@ -17,8 +17,10 @@ M2 = b"MSH|^~\\&|A|B|C|D|20260101||ORU^R01|TWO|P|2.5.1\rPID|2\r"
 
 
 def connect(
-    handler: RecordingHandler, limits: Limits = Limits(), host: str = "10.0.0.1"
+    handler: RecordingHandler, limits: Limits | None = None, host: str = "10.0.0.1"
 ) -> tuple[MLLPReceiver, StringTransport, Clock]:
+    """A receiver on a StringTransport with a fake clock."""
+    limits = limits or Limits()
     clock = Clock()
     factory = MLLPFactory("lab", handler, limits, clock=clock)
     proto = factory.buildProtocol(IPv4Address("TCP", host, 5000))
@@ -29,6 +31,7 @@ def connect(
 
 
 def feed(proto: MLLPReceiver, data: bytes, size: int) -> None:
+    """Deliver `data` in chunks of `size` bytes."""
     for i in range(0, len(data), size):
         proto.dataReceived(data[i : i + size])
 
