@@ -91,18 +91,19 @@ class Server:
                 self.proc.wait()
 
 
-def write_config(path: Path, db_url: str, port: int, **channel: object) -> Path:
+def write_config(path: Path, db_url: str, port: int, busy_timeout_ms: int = 5000, **channel: object) -> Path:
     """A config file with one lab channel on `port`."""
     ch = {"name": "lab", "protocol": "mllp", "listen": f"tcp:{port}:interface=127.0.0.1", "domain": "lab"}
     ch.update(channel)
-    path.write_text(yaml.safe_dump({"database": {"url": db_url}, "channels": [ch]}))
+    database = {"url": db_url, "busy_timeout_ms": busy_timeout_ms}
+    path.write_text(yaml.safe_dump({"database": database, "channels": [ch]}, allow_unicode=True))
     return path
 
 
-def start_server(tmp_path: Path, db_url: str, port: int | None = None, **channel: object) -> Server:
+def start_server(tmp_path: Path, db_url: str, port: int | None = None, **options: object) -> Server:
     """Start the real server as a subprocess and wait until it accepts connections."""
     port = port or free_port()
-    config = write_config(tmp_path / f"config-{port}.yaml", db_url, port, **channel)
+    config = write_config(tmp_path / f"config-{port}.yaml", db_url, port, **options)  # type: ignore[arg-type]
     log = tmp_path / f"server-{port}.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "hub", "serve", "--config", str(config)],
@@ -123,14 +124,23 @@ def start_server(tmp_path: Path, db_url: str, port: int | None = None, **channel
     raise RuntimeError("server did not start listening")
 
 
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One real server for a whole test module (SQLite, short busy timeout, 64 KiB frames)."""
+    tmp = tmp_path_factory.mktemp("hub")
+    srv = start_server(tmp, f"sqlite:///{tmp / 'hub.db'}", busy_timeout_ms=300, max_frame_bytes=65536)
+    yield srv
+    srv.stop()
+
+
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[object]:
     """Start servers on demand; all are stopped at the end of the test."""
     started: list[Server] = []
 
-    def make(db_url: str | None = None, **channel: object) -> Server:
+    def make(db_url: str | None = None, **options: object) -> Server:
         url = db_url or f"sqlite:///{tmp_path / 'hub.db'}"
-        srv = start_server(tmp_path, url, **channel)
+        srv = start_server(tmp_path, url, **options)
         started.append(srv)
         return srv
 

@@ -1,0 +1,204 @@
+"""The engine and repository together: pipeline + store on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, func, select
+
+from hub.client import parse_ack
+from hub.intake import GroupCommitIntake, InlineIntake, process
+from hub.interfaces import Inbound
+from hub.models import JournalEntry, LabObservation, LabOrder, Message
+from hub.pipeline import ChannelPolicy, Pipeline, Prepared
+from hub.queries import find_patients, patient_record
+from hub.store import SQLStore, Verdict
+from hub.testing import FailingStore
+
+
+def oru(control_id: str, status: str = "F", value: str = "5.4", charset: str = "", name: str = "Lavoie^Hélène") -> str:
+    """A small ORU^R01 with one order and two observations."""
+    msh18 = f"||||||{charset}" if charset else ""
+    return (
+        f"MSH|^~\\&|LIS|CHUM|DSQ|QC|20260101120000||ORU^R01^ORU_R01|{control_id}|P|2.5.1{msh18}\r"
+        f"PID|1||123^^^CHUM^MR~LAVH54623112^^^RAMQ^NAM||{name}||19541231|F\r"
+        f"OBR|1|P1|F1^LAB|2345-7^Glucose^LN|||20260101080000|||||||||1234^Tremblay^Luc||||||20260101110000|||{status}\r"
+        "NTE|1||Échantillon hémolysé\r"
+        f"OBX|1|NM|2345-7^Glucose^LN||{value}|mmol/L|3.9-6.1|N|||{status}|||20260101090000\r"
+        "NTE|1||Prélevé à jeun\r"
+        f"OBX|2|ST|8251-1^Note^LN||cœur normal\\.br\\œdème absent||||||{status}\r"
+    )
+
+
+def pipeline() -> Pipeline:
+    """A pipeline with one lab channel."""
+    return Pipeline(channels={"lab": ChannelPolicy("lab", "lab")})
+
+
+def send(intake: InlineIntake, raw: bytes) -> bytes | None:
+    """Hand one frame to the engine and return its reply."""
+    inbound = Inbound(raw, "127.0.0.1", "lab", datetime.now(UTC))
+    result: list[bytes | None] = []
+    intake.handle(inbound).addCallback(result.append)
+    return result[0]
+
+
+def count(engine: Engine, model: type) -> int:
+    """Rows in a table."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+def test_accepted_message_is_stored_with_its_ack_journal_and_records(engine: Engine) -> None:
+    """AA comes back; message, ACK bytes, journal entry and records are all in the repository."""
+    intake = InlineIntake(pipeline(), SQLStore(engine))
+    reply = send(intake, oru("C1").encode())
+    assert reply is not None
+    assert parse_ack(reply).code == "AA"
+    with engine.connect() as conn:
+        msg = conn.execute(select(Message)).one()
+        entry = conn.execute(select(JournalEntry)).one()
+    assert msg.ack == reply
+    assert msg.raw == oru("C1").encode()
+    assert entry.status == "accepted"
+    assert entry.message_id == msg.id
+    assert len(entry.sha256) == 64
+    (pid,) = find_patients(engine, "LAVH54623112")
+    record = patient_record(engine, pid)
+    ids = {i["value"]: i["is_nam"] for i in record["patient"]["identifiers"]}
+    assert ids == {"123": False, "LAVH54623112": True}
+    (order,) = record["lab"]["orders"]
+    assert order["current"]["ordering_provider"] == "Tremblay, Luc (1234)"
+    assert order["current"]["notes"] == ["Échantillon hémolysé"]
+    glucose, note = order["observations"]
+    assert glucose["current"]["value_num"] == 5.4
+    assert glucose["current"]["units"] == "mmol/L"
+    assert glucose["current"]["notes"] == ["Prélevé à jeun"]
+    assert note["current"]["value_text"] == "cœur normal\nœdème absent"
+
+
+def test_same_bytes_again_get_the_stored_ack_and_no_second_copy(engine: Engine) -> None:
+    """A resent message gets the same ACK bytes; one message row; the journal says duplicate (row 22)."""
+    intake = InlineIntake(pipeline(), SQLStore(engine))
+    first = send(intake, oru("C1").encode())
+    second = send(intake, oru("C1").encode())
+    assert first == second
+    assert count(engine, Message) == 1
+    with engine.connect() as conn:
+        statuses = conn.execute(select(JournalEntry.status).order_by(JournalEntry.id)).scalars().all()
+    assert statuses == ["accepted", "duplicate"]
+
+
+def test_same_control_id_other_bytes_is_ae_205_and_quarantined(engine: Engine) -> None:
+    """Other content under a used MSH-10 gets AE 205; its bytes are kept in the journal only (row 23)."""
+    intake = InlineIntake(pipeline(), SQLStore(engine))
+    send(intake, oru("C1").encode())
+    reply = send(intake, oru("C1", value="9.9").encode())
+    assert reply is not None
+    ack = parse_ack(reply)
+    assert ack.code == "AE"
+    assert "MSH^1^10|205^" in ack.errors[0]
+    assert count(engine, Message) == 1
+    with engine.connect() as conn:
+        conflict = conn.execute(select(JournalEntry).where(JournalEntry.status == "conflict")).one()
+    assert conflict.raw == oru("C1", value="9.9").encode()
+    assert conflict.codes == "205"
+
+
+def test_result_lifecycle_keeps_every_version(engine: Engine) -> None:
+    """Preliminary -> final -> corrected: the current value is the latest, earlier ones are kept."""
+    intake = InlineIntake(pipeline(), SQLStore(engine))
+    for cid, status, value in (("C1", "P", "5.0"), ("C2", "F", "5.4"), ("C3", "C", "5.6")):
+        reply = send(intake, oru(cid, status, value).encode())
+        assert reply is not None
+        assert parse_ack(reply).code == "AA"
+    (pid,) = find_patients(engine, "123")
+    (order,) = patient_record(engine, pid)["lab"]["orders"]
+    assert order["current"]["status"] == "C"
+    assert [h["status"] for h in order["history"]] == ["F", "P"]
+    glucose = order["observations"][0]
+    assert (glucose["current"]["value_text"], glucose["current"]["version"]) == ("5.6", 3)
+    assert [h["value_text"] for h in glucose["history"]] == ["5.4", "5.0"]
+    assert count(engine, LabOrder) == 3
+    assert count(engine, LabObservation) == 6
+
+
+def test_latin1_and_utf8_french_text_survive(engine: Engine) -> None:
+    """8859/1 bytes with MSH-18 8859/1 and UTF-8 bytes with œ both read back intact."""
+    intake = InlineIntake(pipeline(), SQLStore(engine))
+    latin = oru("L1", charset="8859/1", name="Bélanger^François").replace("cœur", "coeur").replace("œdème", "oedème")
+    reply = send(intake, latin.encode("latin-1"))
+    assert reply is not None
+    assert parse_ack(reply).code == "AA"
+    send(intake, oru("U1", name="Lœwy^Zoé").encode("utf-8"))
+    (pid,) = find_patients(engine, "123")
+    record = patient_record(engine, pid)
+    assert (record["patient"]["family"], record["patient"]["given"]) == ("Lœwy", "Zoé")
+    with engine.connect() as conn:
+        texts = conn.execute(select(LabOrder.notes)).scalars().all()
+    assert all(json.loads(t) == ["Échantillon hémolysé"] for t in texts)
+
+
+def test_refused_attempts_are_journaled_but_not_stored(engine: Engine) -> None:
+    """An AE/AR leaves a journal entry with reasons and raw bytes, and no message row."""
+    intake = InlineIntake(pipeline(), SQLStore(engine))
+    reply = send(intake, oru("").encode())
+    assert reply is not None
+    assert parse_ack(reply).code == "AE"
+    assert count(engine, Message) == 0
+    with engine.connect() as conn:
+        entry = conn.execute(select(JournalEntry)).one()
+    assert (entry.status, entry.codes, entry.ack_code) == ("error", "101", "AE")
+    assert "MSH^1^10" in entry.reason
+    assert entry.raw == oru("").encode()
+
+
+def test_database_outage_answers_ar_207_never_aa() -> None:
+    """When the commit fails the sender gets AR with ERR-3 207 (row 45)."""
+    reply = process(pipeline(), FailingStore(), [Inbound(oru("C1").encode(), "p", "lab", datetime.now(UTC))])[0]
+    assert reply is not None
+    ack = parse_ack(reply)
+    assert ack.code == "AR"
+    assert "|207^" in ack.errors[0]
+
+
+class CountingStore(SQLStore):
+    """Records the size of every batch it commits."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.batches: list[int] = []
+
+    def commit(self, batch: Sequence[Prepared]) -> list[Verdict]:
+        """Count, then commit."""
+        self.batches.append(len(batch))
+        return super().commit(batch)
+
+
+def test_group_commit_shares_transactions_and_acks_every_message(engine: Engine) -> None:
+    """Messages queued during a commit share the next transaction; every one gets its AA."""
+    store = CountingStore(engine)
+    replies: dict[int, bytes | None] = {}
+    done = threading.Event()
+
+    def call_from_thread(fn: object, *args: object) -> None:
+        assert callable(fn)
+        fn(*args)
+        if len(replies) == 200:
+            done.set()
+
+    intake = GroupCommitIntake(pipeline(), store, call_from_thread, max_batch=100)
+    for n in range(200):
+        intake.handle(Inbound(oru(f"G{n}").encode(), "p", "lab", datetime.now(UTC))).addCallback(
+            lambda r, n=n: replies.__setitem__(n, r)
+        )
+    intake.start()
+    assert done.wait(60)
+    intake.stop()
+    assert all(r is not None and parse_ack(r).code == "AA" for r in replies.values())
+    assert count(engine, Message) == 200
+    assert max(store.batches) > 1
+    assert sum(store.batches) == 200
