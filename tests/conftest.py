@@ -138,9 +138,9 @@ def server_factory(tmp_path: Path) -> Iterator[object]:
     """Start servers on demand; all are stopped at the end of the test."""
     started: list[Server] = []
 
-    def make(db_url: str | None = None, **options: object) -> Server:
+    def make(db_url: str | None = None, port: int | None = None, **options: object) -> Server:
         url = db_url or f"sqlite:///{tmp_path / 'hub.db'}"
-        srv = start_server(tmp_path, url, **options)
+        srv = start_server(tmp_path, url, port, **options)
         started.append(srv)
         return srv
 

@@ -298,11 +298,7 @@ def test_row26_control_characters(conn: Conn, char: str) -> None:
 @pytest.mark.parametrize("terminator", ["\n", "\r\n", "mixed"])
 def test_row27_lf_crlf_mixed_terminators(conn: Conn, terminator: str) -> None:
     """Accepted and normalized, with an ERR of severity W."""
-    text = oru()
-    if terminator == "mixed":
-        text = text.replace("\rOBR", "\nOBR")
-    else:
-        text = text.replace("\r", terminator)
+    text = oru().replace("\rOBR", "\nOBR") if terminator == "mixed" else oru().replace("\r", terminator)
     ack = conn.ack(frame(text))
     assert ack.code == "AA"
     assert any("|W|" in e for e in ack.errors)
