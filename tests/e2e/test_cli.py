@@ -137,9 +137,8 @@ def test_logs_hold_no_patient_data(server_factory: object, tmp_path: Path) -> No
 def test_config_errors_are_one_line_naming_the_key(tmp_path: Path) -> None:
     """A wrong key or value gets one line naming it, and a non-zero exit, no traceback."""
     bad = tmp_path / "bad.yaml"
-    bad.write_text(
-        "channels:\n  - name: lab\n    protocol: mllp\n    listen: tcp:1\n    domain: lab\n    colour: red\n"
-    )
+    channel = "channels:\n  - name: lab\n    protocol: mllp\n    listen: tcp:1\n"
+    bad.write_text(channel + "    domain: lab\n    colour: red\n")
     result = run("check-config", "--config", str(bad))
     assert result.returncode != 0
     assert "channels.0.colour" in result.stderr
