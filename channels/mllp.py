@@ -72,6 +72,7 @@ class MLLPReceiver(Protocol):
         self._pending: deque[list[Any]] = deque()
         self._paused = False
         self._warned: set[str] = set()
+        self._closing = False
 
     # -- Twisted hooks -------------------------------------------------------------------
     def connectionMade(self) -> None:
@@ -98,13 +99,15 @@ class MLLPReceiver(Protocol):
         if self._grace is not None and self._grace.active():
             self._grace.cancel()
             self._grace = None
+        if self._closing:
+            return
         self._buf += data
         self._parse()
 
     # -- framing -------------------------------------------------------------------------
     def _parse(self) -> None:
         buf = self._buf
-        while buf and self.transport is not None and not self.transport.disconnecting:
+        while buf and not self._closing and self.transport is not None and not self.transport.disconnecting:
             if self._after_fs:
                 self._after_fs = False
                 if buf[0] in (CR[0], LF[0]):
@@ -234,10 +237,12 @@ class MLLPReceiver(Protocol):
 
     def _protocol_failure(self, defect: Defect, head: bytes, size: int) -> None:
         log.warning("protocol_failure", channel=self.factory.channel, peer=self.peer, defect=defect.value, size=size)
-        self.factory.handler.handle(self._inbound(head, defect, size))
         self._buf.clear()
         self._in_frame = False
-        self.transport.loseConnection()
+        self.transport.pauseProducing()  # read nothing more; close once the attempt is journaled
+        self._closing = True
+        d = self.factory.handler.handle(self._inbound(head, defect, size))
+        d.addBoth(lambda _: self.transport.loseConnection())
 
 
 class MLLPFactory(Factory):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -151,6 +151,11 @@ class SQLStore:
         )
 
 
+def row(record: object) -> dict[str, Any]:
+    """A record's fields as a dict, shallow (dataclasses.asdict deep-copies: 25% of the writer's CPU)."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}  # type: ignore[arg-type]
+
+
 def reasons(p: Prepared) -> str:
     """The PHI-free reason text of a journal entry: location, code and English text per issue."""
     return "; ".join(f"{i.location} {i.code.value} {i.severity} {i.text_en}" for i in p.issues)
@@ -194,7 +199,7 @@ def _resolve_patient(conn: Connection, patient: PatientRecord, now: datetime) ->
         if (ident.authority, ident.value) in seen:
             continue
         seen.add((ident.authority, ident.value))
-        rows.append({**asdict(ident), "patient_id": patient_id})
+        rows.append({**row(ident), "patient_id": patient_id})
     if rows:
         conn.execute(insert(identifiers), rows)
     return int(patient_id)
@@ -222,12 +227,12 @@ def _insert_lab(conn: Connection, mapped: Mapped, message_id: int, patient_id: i
     order_versions = _next_versions(conn, lab_orders, [o.key for o in orders])
     obs_versions = _next_versions(conn, lab_observations, [x.key for o in orders for x in o.observations])
     for order in orders:
-        fields = asdict(order)
-        fields.pop("observations")
+        values = row(order)
+        values.pop("observations")
         order_id = conn.execute(
             insert(lab_orders).returning(lab_orders.c.id),
             {
-                **fields,
+                **values,
                 "observed_at": order.observed_at or "",
                 "reported_at": order.reported_at or "",
                 "notes": json.dumps(list(order.notes), ensure_ascii=False),
@@ -238,8 +243,8 @@ def _insert_lab(conn: Connection, mapped: Mapped, message_id: int, patient_id: i
         ).scalar_one()
         rows = []
         for obs in order.observations:
-            row = asdict(obs)
-            row.update(
+            obs_row = row(obs)
+            obs_row.update(
                 observed_at=obs.observed_at or "",
                 notes=json.dumps(list(obs.notes), ensure_ascii=False),
                 version=_take(obs_versions, obs.key),
@@ -247,6 +252,6 @@ def _insert_lab(conn: Connection, mapped: Mapped, message_id: int, patient_id: i
                 message_id=message_id,
                 patient_id=patient_id,
             )
-            rows.append(row)
+            rows.append(obs_row)
         if rows:
             conn.execute(insert(lab_observations), rows)

@@ -1,0 +1,243 @@
+"""Run the benchmarks and print a table; write bench/results.json.
+
+Parse cost per 2 KB ORU^R01 for our parser, hl7apy and python-hl7; then end-to-end msg/s and
+latency percentiles for our durable hub (SQLite WAL FULL, and PostgreSQL when reachable) and
+python-hl7's asyncio MLLP server (parse + ACK, nothing stored), with 1 and 8 connections,
+each connection with one message outstanding, as MLLP requires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+VT, FS, CR = b"\x0b", b"\x1c", b"\r"
+PG_URL = os.environ.get("PASSERELLE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def oru(control_id: str) -> bytes:
+    """A 2 KB ORU^R01 (v2.5.1) with eight observations; every call its own control ID."""
+    obx = "".join(
+        f"OBX|{i}|NM|{2345 + i}-7^Analyte {i} in Serum or Plasma^LN^GLU{i}^Analyte {i}^L||{4 + i}.{i}|mmol/L^"
+        f"millimole per liter^UCUM|3.9-6.1|N|||F|||20260101083000-0500||||||||Laboratoire CHUM^L^^^^CHUM\r"
+        for i in range(1, 9)
+    )
+    return (
+        f"MSH|^~\\&|SIL^2.16.124.1^ISO|CHUM^2.16.124.2^ISO|DSQ|QC|20260101120000-0500||ORU^R01^ORU_R01|"
+        f"{control_id}|P|2.5.1|||AL|NE|CAN|UNICODE UTF-8\r"
+        "PID|1||123456^^^CHUM^MR~LAVH54623112^^^RAMQ^NAM||Lavoie^Hélène^Marie||19541231|F|||"
+        "1234 rue Sainte-Catherine^^Montréal^QC^H3B 1A7^CAN\r"
+        "ORC|RE|P1234^SIL|F5678^LAB||CM\r"
+        "OBR|1|P1234^SIL|F5678^LAB|24323-8^Comprehensive metabolic panel^LN|||20260101080000-0500|||||||||"
+        "1234^Tremblay^Luc^^^Dr||||||20260101110000-0500|||F\r"
+        "NTE|1||Échantillon prélevé à jeun\r" + obx
+    ).encode("utf-8")
+
+
+def time_per_call(fn: Any, arg: Any, seconds: float = 1.0) -> float:
+    """Mean seconds per call, over about `seconds` of repeated calls."""
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        fn(arg)
+        n += 1
+    return (time.perf_counter() - start) / n
+
+
+def parse_bench() -> dict[str, float]:
+    """Microseconds per message for each parser."""
+    import hl7
+    from hl7apy.parser import parse_message
+
+    from hub.hl7 import decode, parse, read_header
+    from mappings import routes_for
+
+    raw = oru("PARSE1")
+    text = raw.decode()
+    route = routes_for("lab")[("ORU", "R01")]
+
+    def ours(data: bytes) -> object:
+        return read_header(parse(decode(data).text))
+
+    def ours_mapped(data: bytes) -> object:
+        msg = parse(decode(data).text)
+        return route.mapper(msg, read_header(msg))
+
+    return {
+        "bytes": len(raw),
+        "ours_parse_us": time_per_call(ours, raw) * 1e6,
+        "ours_parse_map_us": time_per_call(ours_mapped, raw) * 1e6,
+        "python_hl7_us": time_per_call(hl7.parse, text) * 1e6,
+        "hl7apy_us": time_per_call(parse_message, text, 3.0) * 1e6,
+    }
+
+
+def free_port() -> int:
+    """A free loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
+    """Until something listens on `port`."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited during start")
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def start_hub(db_url: str, tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """Our hub as a subprocess on a fresh database."""
+    port = free_port()
+    config = {
+        "database": {"url": db_url},
+        "logging": {"level": "warning"},
+        "channels": [{"name": "lab", "protocol": "mllp", "listen": f"tcp:{port}:interface=127.0.0.1", "domain": "lab"}],
+    }
+    path = tmp / f"bench-{port}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = subprocess.Popen([sys.executable, "-m", "hub", "serve", "--config", str(path)], cwd=ROOT)
+    wait_port(port, proc)
+    return proc, port
+
+
+def start_peer() -> tuple[subprocess.Popen[bytes], int]:
+    """python-hl7's asyncio MLLP server as a subprocess."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bench.peer_hl7", str(port)], cwd=ROOT)
+    wait_port(port, proc)
+    return proc, port
+
+
+async def _connection(port: int, prefix: str, count: int, latencies: list[float]) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    accepted = 0
+    for i in range(count):
+        start = time.perf_counter()
+        writer.write(VT + oru(f"{prefix}-{i}") + FS + CR)
+        await writer.drain()
+        reply = await reader.readuntil(FS + CR)
+        latencies.append(time.perf_counter() - start)
+        accepted += b"MSA|AA" in reply or b"MSA|CA" in reply
+    writer.close()
+    await writer.wait_closed()
+    return accepted
+
+
+def load(port: int, connections: int, per_connection: int, tag: str) -> dict[str, float]:
+    """C connections x N messages, one outstanding per connection."""
+    latencies: list[float] = []
+
+    async def run() -> list[int]:
+        return await asyncio.gather(
+            *(_connection(port, f"{tag}{c}", per_connection, latencies) for c in range(connections))
+        )
+
+    start = time.perf_counter()
+    accepted = asyncio.run(run())
+    elapsed = time.perf_counter() - start
+    q = statistics.quantiles(latencies, n=100)
+    return {
+        "messages": len(latencies),
+        "accepted": sum(accepted),
+        "msg_per_s": len(latencies) / elapsed,
+        "p50_ms": q[49] * 1e3,
+        "p90_ms": q[89] * 1e3,
+        "p99_ms": q[98] * 1e3,
+    }
+
+
+def pg_reachable() -> bool:
+    """True when PostgreSQL answers at PG_URL."""
+    try:
+        from sqlalchemy import create_engine, text
+
+        with create_engine(PG_URL).connect() as conn:
+            conn.execute(text("select 1"))
+        return True
+    except Exception:
+        return False
+
+
+def e2e_bench(per_run: int) -> list[dict[str, Any]]:
+    """Our hub (SQLite, and PostgreSQL when reachable) beside the python-hl7 peer."""
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        targets: list[tuple[str, Any]] = [
+            ("passerelle sqlite", lambda: start_hub(f"sqlite:///{tmp / 'bench.db'}", tmp)),
+            ("python-hl7 peer", start_peer),
+        ]
+        if pg_reachable():
+            targets.insert(1, ("passerelle postgresql", lambda: start_hub(_pg_schema(), tmp)))
+        for name, starter in targets:
+            proc, port = starter()
+            try:
+                for connections in (1, 8):
+                    tag = f"{name[:2]}{connections}x{time.time_ns()}"
+                    result = load(port, connections, per_run // connections, tag)
+                    rows.append({"server": name, "connections": connections, **result})
+            finally:
+                proc.terminate()
+                proc.wait(10)
+    return rows
+
+
+def _pg_schema() -> str:
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_{time.time_ns()}"
+    with create_engine(PG_URL).begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+
+
+def main() -> None:
+    """Run everything, print the table, write bench/results.json."""
+    per_run = int(os.environ.get("BENCH_MESSAGES", "2000"))
+    parse = parse_bench()
+    e2e = e2e_bench(per_run)
+    peer = {r["connections"]: r["msg_per_s"] for r in e2e if r["server"] == "python-hl7 peer"}
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    print(f"\nPasserelle bench on {machine}")
+    print(f"\nParse one {parse['bytes']}-byte ORU^R01 (µs per message, lower is better)")
+    print(f"  {'ours: decode + parse + header':34} {parse['ours_parse_us']:10.1f}")
+    print(f"  {'ours: the above + lab mapping':34} {parse['ours_parse_map_us']:10.1f}")
+    print(f"  {'python-hl7 hl7.parse':34} {parse['python_hl7_us']:10.1f}")
+    print(f"  {'hl7apy parse_message':34} {parse['hl7apy_us']:10.1f}")
+    print(f"\nEnd to end over MLLP, {per_run} messages per run, one outstanding per connection")
+    print(
+        f"  {'server':24} {'conns':>5} {'msg/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'AA/CA':>6} {'x peer':>7}"
+    )
+    for r in e2e:
+        ratio = r["msg_per_s"] / peer[r["connections"]] if peer.get(r["connections"]) else 0.0
+        print(
+            f"  {r['server']:24} {r['connections']:5d} {r['msg_per_s']:9.0f} {r['p50_ms']:8.2f} "
+            f"{r['p90_ms']:8.2f} {r['p99_ms']:8.2f} {r['accepted']:6d} {ratio:7.2f}"
+        )
+    out = {"machine": machine, "parse": parse, "e2e": e2e, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    (ROOT / "bench" / "results.json").write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()
