@@ -226,9 +226,8 @@ def main() -> None:
     print(f"  {'python-hl7 hl7.parse':34} {parse['python_hl7_us']:10.1f}")
     print(f"  {'hl7apy parse_message':34} {parse['hl7apy_us']:10.1f}")
     print(f"\nEnd to end over MLLP, {per_run} messages per run, one outstanding per connection")
-    print(
-        f"  {'server':24} {'conns':>5} {'msg/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'AA/CA':>6} {'x peer':>7}"
-    )
+    widths = {"conns": 5, "msg/s": 9, "p50 ms": 8, "p90 ms": 8, "p99 ms": 8, "AA/CA": 6, "x peer": 7}
+    print(f"  {'server':24} " + " ".join(f"{h:>{w}}" for h, w in widths.items()))
     for r in e2e:
         ratio = r["msg_per_s"] / peer[r["connections"]] if peer.get(r["connections"]) else 0.0
         print(
