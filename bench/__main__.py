@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ PG_URL = os.environ.get("PASSERELLE_TEST_PG", "postgresql+psycopg://postgres@127
 
 
 def oru(control_id: str) -> bytes:
-    """A 2 KB ORU^R01 (v2.5.1) with eight observations; every call its own control ID."""
+    """A 2 KB ORU^R01 (v2.5.1), eight observations; its own control ID, order number, one of 500 patients."""
     obx = "".join(
         f"OBX|{i}|NM|{2345 + i}-7^Analyte {i} in Serum or Plasma^LN^GLU{i}^Analyte {i}^L||{4 + i}.{i}|mmol/L^"
         f"millimole per liter^UCUM|3.9-6.1|N|||F|||20260101083000-0500||||||||Laboratoire CHUM^L^^^^CHUM\r"
@@ -38,10 +39,11 @@ def oru(control_id: str) -> bytes:
     return (
         f"MSH|^~\\&|SIL^2.16.124.1^ISO|CHUM^2.16.124.2^ISO|DSQ|QC|20260101120000-0500||ORU^R01^ORU_R01|"
         f"{control_id}|P|2.5.1|||AL|NE|CAN|UNICODE UTF-8\r"
-        "PID|1||123456^^^CHUM^MR~LAVH54623112^^^RAMQ^NAM||Lavoie^Hélène^Marie||19541231|F|||"
+        f"PID|1||{zlib.crc32(control_id.encode()) % 500}^^^CHUM^MR||Lavoie^Hélène^Marie||19541231|F|||"
         "1234 rue Sainte-Catherine^^Montréal^QC^H3B 1A7^CAN\r"
-        "ORC|RE|P1234^SIL|F5678^LAB||CM\r"
-        "OBR|1|P1234^SIL|F5678^LAB|24323-8^Comprehensive metabolic panel^LN|||20260101080000-0500|||||||||"
+        f"ORC|RE|P{control_id}^SIL|F{control_id}^LAB||CM\r"
+        f"OBR|1|P{control_id}^SIL|F{control_id}^LAB|24323-8^Comprehensive metabolic panel^LN|||"
+        "20260101080000-0500|||||||||"
         "1234^Tremblay^Luc^^^Dr||||||20260101110000-0500|||F\r"
         "NTE|1||Échantillon prélevé à jeun\r" + obx
     ).encode("utf-8")
