@@ -10,6 +10,7 @@ import re
 
 from .delimiters import Delimiters
 from .errors import Code, ContentError, Issue, Location, RejectError, warning
+from .escape import unescape
 from .message import Message, Segment
 
 DEFAULT_MAX_SEGMENTS = 10_000
@@ -62,7 +63,36 @@ def parse(text: str, *, max_segments: int = DEFAULT_MAX_SEGMENTS) -> Message:
     segments = _split(text, d, warnings)
     if _CONTROL.search(text):
         _raise_control(segments)
+    if d.escape in text[9:]:
+        warnings.extend(_escape_warnings(segments, d))
     return Message(d, segments, warnings)
+
+
+def _escape_warnings(segments: list[Segment], d: Delimiters) -> list[Issue]:
+    """A W issue for each field holding an escape sequence that is kept as sent."""
+    out: list[Issue] = []
+    for seg in segments:
+        start = 3 if seg.id == "MSH" else 1  # MSH-1 and MSH-2 hold the delimiters themselves
+        for n in range(start, len(seg.fields)):
+            value = seg.fields[n]
+            if d.escape not in value:
+                continue
+            notes: list[str] = []
+            for part in (
+                value.replace(d.repetition, d.component).replace(d.subcomponent, d.component).split(d.component)
+            ):
+                unescape(part, d, notes)
+            if notes:
+                out.append(
+                    warning(
+                        Code.OTHER,
+                        Location(seg.id, seg.sequence, n),
+                        "séquence d'échappement inconnue conservée",
+                        "unknown escape sequence kept as sent",
+                        "er7",
+                    )
+                )
+    return out
 
 
 def _w(fr: str, en: str) -> Issue:

@@ -64,6 +64,14 @@ def test_unknown_and_unterminated_escapes_are_kept_with_a_warning() -> None:
     assert notes == ["unknown escape sequence kept", "unterminated escape sequence kept"]
 
 
+def test_unknown_escape_in_a_message_is_a_located_warning() -> None:
+    """A message keeping an unknown escape sequence carries a W issue at its field."""
+    msg = parse(ORU.replace("5.4", "5\\Q\\4"))
+    (issue,) = [w for w in msg.warnings if "escape" in w.text_en]
+    assert (str(issue.location), issue.severity) == ("OBX^1^5", "W")
+    assert not [w for w in parse(ORU.replace("5.4", "5\\.br\\4")).warnings if "escape" in w.text_en]
+
+
 def test_escape_round_trips() -> None:
     """Escape then unescape gives the text back."""
     text = "a|b^c&d~e\\f\nœdème"
