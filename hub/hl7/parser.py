@@ -61,7 +61,8 @@ def parse(text: str, *, max_segments: int = DEFAULT_MAX_SEGMENTS) -> Message:
             f"more than {max_segments} segments",
         )
     segments = _split(text, d, warnings)
-    if _CONTROL.search(text):
+    # Fast path: a message without TAB/LF in its data is printable once CRs are removed.
+    if not text.replace("\r", "").isprintable() and _CONTROL.search(text):
         _raise_control(segments)
     if d.escape in text[9:]:
         warnings.extend(_escape_warnings(segments, d))
