@@ -73,6 +73,7 @@ class MLLPReceiver(Protocol):
         self._paused = False
         self._warned: set[str] = set()
         self._closing = False
+        self._peer_fp: str | None = None
 
     # -- Twisted hooks -------------------------------------------------------------------
     def connectionMade(self) -> None:
@@ -197,9 +198,18 @@ class MLLPReceiver(Protocol):
             peer=self.peer,
             channel=self.factory.channel,
             received_at=datetime.now(UTC),
+            tls_fingerprint=self._fingerprint(),
             defect=defect,
             size=size,
         )
+
+    def _fingerprint(self) -> str:
+        """SHA-256 of the client certificate on a TLS connection ("AB:CD:…"), else ""."""
+        if self._peer_fp is None:
+            get = getattr(self.transport, "getPeerCertificate", None)
+            cert = get() if get is not None else None
+            self._peer_fp = cert.digest("sha256").decode("ascii") if cert is not None else ""
+        return self._peer_fp
 
     def _emit(self, payload: bytes, defect: Defect | None) -> None:
         if defect is None and not payload.strip(b" \t\r\n"):
@@ -231,6 +241,11 @@ class MLLPReceiver(Protocol):
             _done, reply = self._pending.popleft()
             if reply is not None and self.transport is not None:
                 self.transport.write(frame(reply))
+        if self.transport is not None and self.factory.handler.blocked(self.peer):
+            log.warning("peer_blocked", channel=self.factory.channel, peer=self.peer)
+            self._closing = True
+            self.transport.loseConnection()
+            return
         if self._paused and len(self._pending) < MAX_PENDING // 2 and self.transport is not None:
             self._paused = False
             self.transport.resumeProducing()
@@ -269,6 +284,8 @@ class MLLPFactory(Factory):
     def buildProtocol(self, addr: IAddress | None) -> MLLPReceiver | None:
         """A receiver, or None (connection closed) when a limit is reached."""
         peer = str(getattr(addr, "host", addr))
+        if self.handler.blocked(peer):  # too many refused link attempts: wait for the bucket to refill
+            return None
         if self.connections >= self.limits.max_connections:
             log.warning("connection_refused", channel=self.channel, peer=peer, limit="channel")
             return None

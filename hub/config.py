@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mappings import ROUTES
 
+from .partners import PartnerSpec, RegistryError, read_specs
+
 ENV_CONFIG = "PASSERELLE_CONFIG"
 ENV_DATABASE_URL = "PASSERELLE_DATABASE_URL"
 
@@ -43,6 +45,22 @@ class IntakeConfig(_Strict):
     max_batch: Annotated[int, Field(ge=1, le=10_000)] = 500
 
 
+class TLSConfig(_Strict):
+    """Mutual TLS on a listener: our certificate and key, the CA that signs partners' certificates."""
+
+    certificate: Path
+    key: Path
+    ca: Path | None = None
+    client_certificate: Literal["required", "optional"] = "required"
+
+
+class SecurityConfig(_Strict):
+    """Refused link attempts, per peer address: a token bucket."""
+
+    refused_per_minute: Annotated[float, Field(gt=0)] = 10.0
+    refused_burst: Annotated[int, Field(ge=1)] = 10
+
+
 class ChannelConfig(_Strict):
     """One listener: where it listens, which domain it feeds, its limits."""
 
@@ -58,6 +76,7 @@ class ChannelConfig(_Strict):
     processing_ids: tuple[Literal["P", "T", "D"], ...] = ("P",)
     max_segments: Annotated[int, Field(ge=1)] = 10_000
     fs_grace: Annotated[float, Field(ge=0)] = 0.2
+    tls: TLSConfig | None = None
 
     @field_validator("domain")
     @classmethod
@@ -92,7 +111,9 @@ class Config(_Strict):
     intake: IntakeConfig = IntakeConfig()
     logging: LoggingConfig = LoggingConfig()
     charset_aliases: dict[str, str] = {}
+    security: SecurityConfig = SecurityConfig()
     channels: list[ChannelConfig] = []
+    partners: list[PartnerSpec] = []
 
     @model_validator(mode="after")
     def _unique_channels(self) -> Config:
@@ -124,6 +145,11 @@ def load(path: Path) -> Config:
         raise ConfigError(f"{path}:{where} not valid YAML") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
+    if "partners" in data:
+        try:
+            data["partners"] = [s.model_dump() for s in read_specs(data["partners"], path.parent)]
+        except RegistryError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
     url = os.environ.get(ENV_DATABASE_URL)
     if url:
         data.setdefault("database", {})
@@ -135,7 +161,22 @@ def load(path: Path) -> Config:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
         raise ConfigError(f"{path}: {where}: {err['msg']}") from None
-    return _resolve_sqlite(config, path.parent)
+    return _resolve_tls(_resolve_sqlite(config, path.parent), path.parent)
+
+
+def _resolve_tls(config: Config, base: Path) -> Config:
+    """TLS file paths are relative to the config file, and must exist."""
+    channels = []
+    for channel in config.channels:
+        if channel.tls is None:
+            channels.append(channel)
+            continue
+        files = {k: (base / v).resolve() for k, v in channel.tls.model_dump().items() if isinstance(v, Path)}
+        for key, file in files.items():
+            if not file.is_file():
+                raise ConfigError(f"channels.{channel.name}.tls.{key}: file not found: {file}")
+        channels.append(channel.model_copy(update={"tls": channel.tls.model_copy(update=files)}))
+    return config.model_copy(update={"channels": channels})
 
 
 def _resolve_sqlite(config: Config, base: Path) -> Config:

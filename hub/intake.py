@@ -77,16 +77,30 @@ def _final(pipeline: Pipeline, p: Prepared, v: Verdict) -> bytes | None:
     return reply
 
 
+def _refresh(refresh: Callable[[], object]) -> None:
+    """Reload the partner directory if the registry changed; keep the old one if that fails."""
+    try:
+        refresh()
+    except Exception as exc:
+        log.error("directory_refresh_failed", error=type(exc).__name__)
+
+
 class InlineIntake:
     """Processes each frame at once on the calling thread: for tests and one-shot tools."""
 
-    def __init__(self, pipeline: Pipeline, store: Committer) -> None:
+    def __init__(self, pipeline: Pipeline, store: Committer, refresh: Callable[[], object] = lambda: None) -> None:
         self.pipeline = pipeline
         self.store = store
+        self.refresh = refresh
 
     def handle(self, inbound: Inbound) -> Deferred[bytes | None]:
         """Process now; the Deferred has already fired."""
+        _refresh(self.refresh)
         return succeed(process(self.pipeline, self.store, [inbound])[0])
+
+    def blocked(self, peer: str) -> bool:
+        """Whether the pipeline's limiter blocks this peer."""
+        return self.pipeline.limiter.blocked(peer)
 
 
 class GroupCommitIntake:
@@ -98,7 +112,9 @@ class GroupCommitIntake:
         store: Committer,
         call_from_thread: Callable[..., Any],
         max_batch: int = 500,
+        refresh: Callable[[], object] = lambda: None,
     ) -> None:
+        self.refresh = refresh
         self.pipeline = pipeline
         self.store = store
         self.call_from_thread = call_from_thread
@@ -114,6 +130,10 @@ class GroupCommitIntake:
         """Finish the batch in hand, then stop (frames still queued get no ACK: resent later)."""
         self._queue.put(None)
         self._thread.join(timeout)
+
+    def blocked(self, peer: str) -> bool:
+        """Whether the pipeline's limiter blocks this peer (reactor thread)."""
+        return self.pipeline.limiter.blocked(peer)
 
     def handle(self, inbound: Inbound) -> Deferred[bytes | None]:
         """Enqueue (reactor thread); the Deferred fires on the reactor after the commit."""
@@ -137,6 +157,7 @@ class GroupCommitIntake:
                     stop = True
                     break
                 items.append(nxt)
+            _refresh(self.refresh)
             try:
                 replies = process(self.pipeline, self.store, [i for i, _d in items])
             except Exception as exc:  # a bug, not a database failure: answer nothing, keep serving

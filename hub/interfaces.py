@@ -32,7 +32,7 @@ class Inbound:
     peer: str
     channel: str
     received_at: datetime
-    tls_subject: str = ""
+    tls_fingerprint: str = ""  # SHA-256 of the client certificate, "AB:CD:…", on TLS channels
     defect: Defect | None = None
     size: int = -1  # the full size when `raw` holds only the first bytes (oversize)
 
@@ -43,6 +43,9 @@ class MessageHandler(Protocol):
     def handle(self, inbound: Inbound) -> Deferred[bytes | None]:
         """Process one frame; never errbacks."""
 
+    def blocked(self, peer: str) -> bool:
+        """True while this peer address is rate-limited for refused attempts."""
+
 
 class Status(StrEnum):
     """Lifecycle of an attempt, as the journal records it."""
@@ -52,6 +55,7 @@ class Status(StrEnum):
     CONFLICT = "conflict"  # same control ID, other bytes: AE 205, quarantined in the journal
     ERROR = "error"  # AE: content error
     REJECTED = "rejected"  # AR: not processable here
+    REFUSED = "refused"  # AR: link not authorized (security event)
     IGNORED = "ignored"  # an ACK sent to the hub: journaled, never acknowledged
     PROTOCOL = "protocol"  # framing failure: junk or oversize, connection closed
 

@@ -90,6 +90,13 @@ class JournalEntry(Base):
     codes: Mapped[text]  # ERR-3 codes, comma separated
     reason: Mapped[text]  # PHI-free: ERR-2 location and English text per issue
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    # Migration 0002: the hash chain, link decisions and admin changes.
+    seq: Mapped[int | None] = mapped_column(Integer, unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64), default="")
+    hash: Mapped[str] = mapped_column(String(64), default="")
+    partner_id: Mapped[str] = mapped_column(Text, default="")
+    decision: Mapped[str] = mapped_column(String(32), default="")  # link policy reason code
+    operator: Mapped[str] = mapped_column(Text, default="")  # admin changes: who
 
 
 class Patient(Base):
@@ -178,3 +185,73 @@ class LabObservation(Base):
 
 
 Index("ix_journal_control", JournalEntry.sending_application, JournalEntry.control_id)
+
+
+class Partner(Base):
+    """A partner system: organization, product and version, category, what it may feed.
+
+    Its state (active, suspended, cut) lives in the append-only `partner_events` table; a cut
+    partner's row, identities and events are frozen by database triggers (migration 0002).
+    """
+
+    __tablename__ = "partners"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[text]
+    organization: Mapped[text]
+    category: Mapped[str] = mapped_column(String(32))
+    product_name: Mapped[text]
+    product_version: Mapped[text]
+    domains: Mapped[text]  # JSON list
+    channels: Mapped[text]  # JSON list; empty means any channel of its domains
+    created_at: Mapped[stamp]
+
+
+class PartnerIdentity(Base):
+    """How a partner is recognized: a TLS certificate fingerprint or an (MSH-3, MSH-4) pair."""
+
+    __tablename__ = "partner_identities"
+    __table_args__ = (UniqueConstraint("kind", "value"),)
+
+    id: Mapped[pk]
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "certificate" or "msh"
+    value: Mapped[text]  # upper-case SHA-256 "AB:CD:..." or "MSH-3.1|MSH-4.1"
+
+
+class PartnerEvent(Base):
+    """Append-only partner state changes; the newest row is the partner's state."""
+
+    __tablename__ = "partner_events"
+
+    id: Mapped[pk]
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))  # add, import, approve, suspend, cut, update
+    state: Mapped[str] = mapped_column(String(16))  # active, suspended, cut
+    operator: Mapped[text]
+    reason: Mapped[text]
+    at: Mapped[stamp]
+
+
+class Certificate(Base):
+    """A passed certification for one product version (issued by a campaign, #3)."""
+
+    __tablename__ = "certificates"
+
+    id: Mapped[pk]
+    product_name: Mapped[text]
+    product_version: Mapped[text]
+    plan: Mapped[text]
+    plan_version: Mapped[text]
+    issued_at: Mapped[stamp]
+    expires_at: Mapped[stamp]
+
+
+class JournalHead(Base):
+    """The end of the hash chain: one row, updated in the same transaction as the entries."""
+
+    __tablename__ = "journal_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int]
+    hash: Mapped[str] = mapped_column(String(64))

@@ -35,8 +35,10 @@ from hub.hl7 import (
     read_header,
 )
 from hub.hl7.ack import ENHANCED
+from hub.hl7.message import part
 from mappings import Mapped, routes_for
 
+from .directory import PartnerDirectory, RefusalLimiter, Ruling
 from .interfaces import Defect, Inbound, Status
 
 log = structlog.get_logger("passerelle.pipeline")
@@ -67,6 +69,8 @@ class Prepared:
     issues: tuple[Issue, ...] = ()
     mapped: Mapped | None = None
     ack: bytes | None = None  # the ACK to send (and store, when accepted)
+    partner_id: str = ""
+    decision: str = ""  # the link policy's reason code
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -81,6 +85,8 @@ class Pipeline:
     """Steps 1-5 and 7 for every channel of one hub."""
 
     channels: Mapping[str, ChannelPolicy]
+    directory: PartnerDirectory
+    limiter: RefusalLimiter = field(default_factory=RefusalLimiter)
     application: str = "PASSERELLE"
     facility: str = "DSQ"
     charset_aliases: Mapping[str, str] = field(default_factory=dict)
@@ -102,11 +108,25 @@ class Pipeline:
             codec = decoded.codec
             msg = parse(decoded.text, max_segments=policy.max_segments)
             header = read_header(msg)
-            if header.message_code == "ACK" or msg.first("MSA") is not None:
-                return Prepared(inbound, sha, Status.IGNORED, header, codec)  # never ACK an ACK
+            ruling = self._authorize(inbound, header, policy)
+            is_ack = header.message_code == "ACK" or msg.first("MSA") is not None
+            if not ruling.allowed:
+                refused = Prepared(
+                    inbound, sha, Status.REFUSED, header, codec, (LINK_REFUSED,),
+                    partner_id=ruling.partner_id, decision=ruling.reason,
+                )  # fmt: skip
+                return refused if is_ack else self._answer(refused)  # never ACK an ACK, even to refuse it
+            if is_ack:
+                return Prepared(
+                    inbound, sha, Status.IGNORED, header, codec, partner_id=ruling.partner_id, decision=ruling.reason
+                )
             mapped = self._map(msg, header, policy)
             warnings = (*decoded.warnings, *msg.warnings, *mapped.warnings)
-            return self._answer(Prepared(inbound, sha, Status.ACCEPTED, header, codec, warnings, mapped))
+            prepared = Prepared(
+                inbound, sha, Status.ACCEPTED, header, codec, warnings, mapped,
+                partner_id=ruling.partner_id, decision=ruling.reason,
+            )  # fmt: skip
+            return self._answer(prepared)
         except HL7Error as err:
             status = Status.REJECTED if err.ack_code == "AR" else Status.ERROR
             return self._answer(Prepared(inbound, sha, status, header, codec, err.issues))
@@ -118,6 +138,25 @@ class Pipeline:
             log.error("prepare_failed", error=type(exc).__name__, where=where, channel=inbound.channel)
             issue = Issue(Code.INTERNAL_ERROR, Location(), "erreur interne", "internal error")
             return self._answer(Prepared(inbound, sha, Status.REJECTED, header, codec, (issue,)))
+
+    def _authorize(self, inbound: Inbound, header: Header, policy: ChannelPolicy) -> Ruling:
+        """Step 2: the link policy; a refusal is a security event and spends a rate-limit token."""
+        d = header.d
+        application = part(header.sending_application, d, 1)
+        facility = part(header.sending_facility, d, 1)
+        ruling = self.directory.authorize(application, facility, inbound.tls_fingerprint, policy.name, policy.domain)
+        if not ruling.allowed:
+            blocked = self.limiter.refused(inbound.peer)
+            log.warning(
+                "link_refused",
+                channel=inbound.channel,
+                peer=inbound.peer,
+                control_id=header.control_id,
+                partner=ruling.partner_id,
+                reason=ruling.reason,
+                peer_blocked=blocked,
+            )
+        return ruling
 
     def _map(self, msg: Message, header: Header, policy: ChannelPolicy) -> Mapped:
         check_header(header, policy)
@@ -141,7 +180,7 @@ class Pipeline:
         return route.mapper(msg, header)
 
     def _answer(self, p: Prepared) -> Prepared:
-        outcome = {Status.ACCEPTED: "accepted", Status.ERROR: "error"}.get(p.status, "rejected")
+        outcome = {Status.ACCEPTED: "accepted", Status.ERROR: "error"}.get(p.status, "rejected")  # REFUSED: AR
         return replace(p, ack=self.ack(p, outcome, p.issues))
 
     def ack(self, p: Prepared, outcome: str, issues: tuple[Issue, ...]) -> bytes:
@@ -184,6 +223,12 @@ class Pipeline:
             "repository unavailable, resend later",
         )
         return replace(p, status=Status.REJECTED, issues=(issue,), ack=self.ack(p, "rejected", (issue,)))
+
+
+# One text for every refusal: the reason code is journaled, never told to the sender.
+LINK_REFUSED = Issue(
+    Code.INTERNAL_ERROR, Location("MSH", 1, 3), "lien non autorisé", "link not authorized", "E", "link-policy"
+)
 
 
 def check_header(h: Header, policy: ChannelPolicy) -> None:

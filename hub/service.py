@@ -6,13 +6,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from sqlalchemy import Engine
 from twisted.internet.endpoints import serverFromString
 
 from channels.mllp import Limits, MLLPFactory
+from channels.tls import server_options, wrap
 
 from .config import ChannelConfig, Config
 from .db import ensure_schema, make_engine
+from .directory import PartnerDirectory, RefusalLimiter
 from .intake import GroupCommitIntake
+from .partners import import_specs
 from .pipeline import ChannelPolicy, Pipeline
 from .store import SQLStore
 
@@ -41,10 +45,12 @@ def limits(channel: ChannelConfig) -> Limits:
     )
 
 
-def build_pipeline(config: Config) -> Pipeline:
+def build_pipeline(config: Config, directory: PartnerDirectory) -> Pipeline:
     """The pipeline for every configured channel."""
     return Pipeline(
         channels={c.name: policy(c) for c in config.channels},
+        directory=directory,
+        limiter=RefusalLimiter(config.security.refused_per_minute, config.security.refused_burst),
         application=config.hub.application,
         facility=config.hub.facility,
         charset_aliases=dict(config.charset_aliases),
@@ -65,8 +71,18 @@ class Hub:
         self.intake.stop()
 
 
+def import_config_partners(engine: Engine, config: Config) -> None:
+    """The declarative import of `partners:`; refusals are logged, the others applied."""
+    if not config.partners:
+        return
+    report = import_specs(engine, list(config.partners), operator="config", reason="config.yaml")
+    log.info("partners_imported", added=len(report.added), updated=len(report.updated), unchanged=len(report.unchanged))
+    for partner_id, why in report.refused:
+        log.warning("partner_import_refused", partner=partner_id, reason=why)
+
+
 def start(config: Config, reactor: Any) -> Hub:
-    """Create the schema if needed, start the writer and listen on every channel.
+    """Create the schema if needed, import partners, start the writer and listen on every channel.
 
     Raises:
         hub.db.SchemaError: the database is outdated (names `passerelle db upgrade`).
@@ -74,13 +90,24 @@ def start(config: Config, reactor: Any) -> Hub:
     engine = make_engine(config.database.url, config.database.busy_timeout_ms)
     state = ensure_schema(engine)
     log.info("schema", state=state, backend=engine.dialect.name)
+    import_config_partners(engine, config)
+    directory = PartnerDirectory()
+    directory.refresh(engine)
     intake = GroupCommitIntake(
-        build_pipeline(config), SQLStore(engine), reactor.callFromThread, config.intake.max_batch
+        build_pipeline(config, directory),
+        SQLStore(engine),
+        reactor.callFromThread,
+        config.intake.max_batch,
+        refresh=lambda: directory.refresh(engine),
     )
     intake.start()
     hub = Hub(intake, [])
     for channel in config.channels:
-        factory = MLLPFactory(channel.name, intake, limits(channel), clock=reactor)
+        factory: Any = MLLPFactory(channel.name, intake, limits(channel), clock=reactor)
+        if channel.tls is not None:
+            tls = channel.tls
+            options = server_options(tls.certificate, tls.key, tls.ca, tls.client_certificate == "required")
+            factory = wrap(factory, options)
         endpoint = serverFromString(reactor, channel.listen)  # type: ignore[no-untyped-call]
         endpoint.listen(factory).addCallbacks(
             lambda port, name=channel.name: _listening(hub, port, name),

@@ -27,12 +27,12 @@ from mappings import LabOrder, Mapped
 from mappings.records import Patient as PatientRecord
 
 from .interfaces import Status
-from .models import JournalEntry, LabObservation, Message, Patient, PatientIdentifier
+from .journal import ChainWriter
+from .models import LabObservation, Message, Patient, PatientIdentifier
 from .models import LabOrder as LabOrderRow
 from .pipeline import Prepared, journal_raw
 
 messages = cast(Table, Message.__table__)
-journal = cast(Table, JournalEntry.__table__)
 patients = cast(Table, Patient.__table__)
 identifiers = cast(Table, PatientIdentifier.__table__)
 lab_orders = cast(Table, LabOrderRow.__table__)
@@ -58,11 +58,14 @@ class SQLStore:
     def commit(self, batch: Sequence[Prepared]) -> list[Verdict]:
         """Store a batch in one transaction; raises if the transaction fails (nothing kept)."""
         with self.engine.begin() as conn:
-            return [self._one(conn, p) for p in batch]
+            chain = ChainWriter(conn)
+            verdicts = [self._one(conn, chain, p) for p in batch]
+            chain.close()
+            return verdicts
 
-    def _one(self, conn: Connection, p: Prepared) -> Verdict:
+    def _one(self, conn: Connection, chain: ChainWriter, p: Prepared) -> Verdict:
         if p.status is not Status.ACCEPTED:
-            self._journal(conn, p, p.status, raw=journal_raw(p))
+            self._journal(chain, p, p.status, raw=journal_raw(p))
             return Verdict(p.status)
         app, fac, cid = p.key
         row = conn.execute(
@@ -74,12 +77,12 @@ class SQLStore:
         ).first()
         if row is not None:
             if row.sha256 == p.sha256:
-                self._journal(conn, p, Status.DUPLICATE, message_id=row.id)
+                self._journal(chain, p, Status.DUPLICATE, message_id=row.id)
                 return Verdict(Status.DUPLICATE, stored_ack=row.ack, message_id=row.id)
-            self._journal(conn, p, Status.CONFLICT, raw=journal_raw(p), codes="205", ack_code="AE")
+            self._journal(chain, p, Status.CONFLICT, raw=journal_raw(p), codes="205", ack_code="AE")
             return Verdict(Status.CONFLICT)
         message_id = self._insert(conn, p)
-        self._journal(conn, p, Status.ACCEPTED, message_id=message_id)
+        self._journal(chain, p, Status.ACCEPTED, message_id=message_id)
         return Verdict(Status.ACCEPTED, message_id=message_id)
 
     def _insert(self, conn: Connection, p: Prepared) -> int:
@@ -118,7 +121,7 @@ class SQLStore:
 
     def _journal(
         self,
-        conn: Connection,
+        chain: ChainWriter,
         p: Prepared,
         status: Status,
         *,
@@ -129,8 +132,7 @@ class SQLStore:
     ) -> None:
         h = p.header
         errors = [i for i in p.issues if i.severity == "E"]
-        conn.execute(
-            insert(journal),
+        chain.append(
             {
                 "at": self.clock(),
                 "status": status.value,
@@ -147,6 +149,8 @@ class SQLStore:
                 "codes": codes if codes is not None else ",".join(str(i.code.value) for i in errors),
                 "reason": reasons(p) if status is not Status.CONFLICT else "MSH^1^10 205 duplicate key",
                 "message_id": message_id,
+                "partner_id": p.partner_id,
+                "decision": p.decision,
             },
         )
 

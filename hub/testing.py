@@ -21,6 +21,11 @@ class RecordingHandler:
         self.manual = manual
         self.received: list[Inbound] = []
         self.waiting: list[tuple[Inbound, Deferred[bytes | None]]] = []
+        self.blocked_peers: set[str] = set()
+
+    def blocked(self, peer: str) -> bool:
+        """True for the peers listed in ``self.blocked_peers``."""
+        return peer in self.blocked_peers
 
     def handle(self, inbound: Inbound) -> Deferred[bytes | None]:
         """Record, then answer now (or later when manual)."""

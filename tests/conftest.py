@@ -91,12 +91,31 @@ class Server:
                 self.proc.wait()
 
 
-def write_config(path: Path, db_url: str, port: int, busy_timeout_ms: int = 5000, **channel: object) -> Path:
-    """A config file with one lab channel on `port`."""
+# The partners of the default config.yaml: the example traffic, LIS/CHUM included.
+DEFAULT_PARTNERS = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))["partners"]
+
+
+def write_config(
+    path: Path,
+    db_url: str,
+    port: int,
+    *,
+    busy_timeout_ms: int = 5000,
+    partners: list[dict[str, object]] | None = None,
+    security: dict[str, object] | None = None,
+    **channel: object,
+) -> Path:
+    """A config file with one lab channel on `port` and the default partners."""
     ch = {"name": "lab", "protocol": "mllp", "listen": f"tcp:{port}:interface=127.0.0.1", "domain": "lab"}
     ch.update(channel)
-    database = {"url": db_url, "busy_timeout_ms": busy_timeout_ms}
-    path.write_text(yaml.safe_dump({"database": database, "channels": [ch]}, allow_unicode=True))
+    data: dict[str, object] = {
+        "database": {"url": db_url, "busy_timeout_ms": busy_timeout_ms},
+        "channels": [ch],
+        "partners": DEFAULT_PARTNERS if partners is None else partners,
+    }
+    if security:
+        data["security"] = security
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
     return path
 
 

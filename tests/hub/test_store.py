@@ -10,9 +10,11 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, func, select
 
 from hub.client import parse_ack
+from hub.directory import PartnerDirectory
 from hub.intake import GroupCommitIntake, InlineIntake, process
 from hub.interfaces import Inbound
 from hub.models import JournalEntry, LabObservation, LabOrder, Message
+from hub.partners import PartnerSpec
 from hub.pipeline import ChannelPolicy, Pipeline, Prepared
 from hub.queries import find_patients, patient_record
 from hub.store import SQLStore, Verdict
@@ -33,9 +35,21 @@ def oru(control_id: str, status: str = "F", value: str = "5.4", charset: str = "
     )
 
 
+LIS_CHUM = PartnerSpec.model_validate(
+    {
+        "id": "sil-chum",
+        "name": "SIL CHUM",
+        "category": "government",
+        "domains": ["lab"],
+        "product": {"name": "LabSys", "version": "4.2"},
+        "identities": [{"sending_application": "LIS", "sending_facility": "CHUM"}],
+    }
+)
+
+
 def pipeline() -> Pipeline:
-    """A pipeline with one lab channel."""
-    return Pipeline(channels={"lab": ChannelPolicy("lab", "lab")})
+    """A pipeline with one lab channel and one government partner, LIS/CHUM."""
+    return Pipeline(channels={"lab": ChannelPolicy("lab", "lab")}, directory=PartnerDirectory.from_specs([LIS_CHUM]))
 
 
 def send(intake: InlineIntake, raw: bytes) -> bytes | None:

@@ -1,0 +1,207 @@
+"""Step 2, authorize: who is sending, and may it link? Plus the per-peer refusal limiter.
+
+The directory is an in-memory snapshot of the registry, refreshed by the writer thread when
+the registry or the certificates change (one small query per batch), so a decision costs a
+few dictionary look-ups.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from .partners import PartnerSpec, certificates, events, identities, msh_key, partners
+from .policy import LinkPolicy, in_force, load_policies
+
+
+@dataclass(frozen=True, slots=True)
+class Ruling:
+    """A link decision: allowed or not, for which partner, and the reason code."""
+
+    allowed: bool
+    reason: str
+    partner_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerView:
+    """What a decision needs to know about one partner."""
+
+    id: str
+    category: str
+    state: str
+    product: tuple[str, str]
+    domains: frozenset[str]
+    channels: frozenset[str]
+    msh: frozenset[str]
+    certificates: frozenset[str]
+
+
+@dataclass
+class Snapshot:
+    """The registry at one point in time."""
+
+    partners: dict[str, PartnerView] = field(default_factory=dict)
+    by_identity: dict[tuple[str, str], str] = field(default_factory=dict)
+    certified: dict[tuple[str, str], datetime] = field(default_factory=dict)  # product -> latest expiry
+
+
+class PartnerDirectory:
+    """Decides every link; reloads from the repository when it changed."""
+
+    def __init__(
+        self,
+        policies: list[LinkPolicy] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.policies = policies if policies is not None else load_policies()
+        self.clock = clock
+        self.snapshot = Snapshot()
+        self._mark: tuple[Any, ...] | None = None
+
+    @classmethod
+    def from_specs(
+        cls, specs: list[PartnerSpec], certified: dict[tuple[str, str], datetime] | None = None
+    ) -> PartnerDirectory:
+        """A directory without a database (tests, one-shot tools): every spec active."""
+        directory = cls()
+        snap = Snapshot(certified=dict(certified or {}))
+        for spec in specs:
+            keys = [i.key() for i in spec.identities]
+            state = "cut" if spec.category in ("insurer", "data-vault") else "active"
+            snap.partners[spec.id] = PartnerView(
+                spec.id, spec.category, state, (spec.product.name, spec.product.version), frozenset(spec.domains),
+                frozenset(spec.channels), frozenset(v for k, v in keys if k == "msh"),
+                frozenset(v for k, v in keys if k == "certificate"),
+            )  # fmt: skip
+            for key in keys:
+                snap.by_identity[key] = spec.id
+        directory.snapshot = snap
+        return directory
+
+    def refresh(self, engine: Engine) -> bool:
+        """Reload when partners, identities, states or certificates changed; True if reloaded."""
+        with engine.connect() as conn:
+            mark = tuple(
+                conn.execute(
+                    select(
+                        select(func.max(events.c.id)).scalar_subquery(),
+                        select(func.count()).select_from(identities).scalar_subquery(),
+                        select(func.max(certificates.c.id)).scalar_subquery(),
+                        select(func.count()).select_from(partners).scalar_subquery(),
+                    )
+                ).one()
+            )
+            if mark == self._mark:
+                return False
+            self.snapshot = _load(conn)
+            self._mark = mark
+            return True
+
+    def authorize(self, application: str, facility: str, fingerprint: str, channel: str, domain: str) -> Ruling:
+        """The link decision for one message (MSH-3.1, MSH-4.1, TLS fingerprint, channel)."""
+        snap = self.snapshot
+        key = msh_key(application, facility)
+        by_msh = snap.by_identity.get(("msh", key))
+        by_cert = snap.by_identity.get(("certificate", fingerprint.upper())) if fingerprint else None
+        if fingerprint and by_cert is None:
+            return Ruling(False, "unknown-certificate")
+        if by_cert and by_msh and by_cert != by_msh:
+            return Ruling(False, "identity-mismatch", by_cert)
+        partner_id = by_cert or by_msh
+        if partner_id is None:
+            return Ruling(False, "unknown-sender")
+        p = snap.partners[partner_id]
+        if by_cert and p.msh and key not in p.msh:
+            return Ruling(False, "identity-mismatch", partner_id)
+        if not fingerprint and p.certificates:
+            return Ruling(False, "tls-required", partner_id)
+        return self._policy(p, channel, domain)
+
+    def _policy(self, p: PartnerView, channel: str, domain: str) -> Ruling:
+        now = self.clock()
+        try:
+            policy = in_force(self.policies, now.date())
+        except LookupError:
+            return Ruling(False, "no-policy", p.id)
+        rule = policy.rule(p.category)
+        if p.state == "cut" or rule == "cut":
+            return Ruling(False, "cut", p.id)
+        if p.state == "suspended":
+            return Ruling(False, "suspended", p.id)
+        if rule == "refuse":
+            return Ruling(False, "category-refused", p.id)
+        if rule == "certified":
+            expiry = self.snapshot.certified.get(p.product)
+            if expiry is None:
+                return Ruling(False, "uncertified", p.id)
+            if expiry <= now:
+                return Ruling(False, "certificate-expired", p.id)
+        if domain not in p.domains:
+            return Ruling(False, "domain-not-allowed", p.id)
+        if p.channels and channel not in p.channels:
+            return Ruling(False, "channel-not-allowed", p.id)
+        return Ruling(True, "allowed-certified" if rule == "certified" else "allowed", p.id)
+
+
+def _load(conn: Any) -> Snapshot:
+    snap = Snapshot()
+    states: dict[str, str] = {}
+    for row in conn.execute(select(events.c.partner_id, events.c.state).order_by(events.c.id)):
+        states[row.partner_id] = row.state
+    idents: dict[str, list[tuple[str, str]]] = {}
+    for row in conn.execute(select(identities)):
+        idents.setdefault(row.partner_id, []).append((row.kind, row.value))
+        snap.by_identity[(row.kind, row.value)] = row.partner_id
+    for row in conn.execute(select(partners)):
+        keys = idents.get(row.id, [])
+        snap.partners[row.id] = PartnerView(
+            row.id, row.category, states.get(row.id, "active"), (row.product_name, row.product_version),
+            frozenset(json.loads(row.domains)), frozenset(json.loads(row.channels)),
+            frozenset(v for k, v in keys if k == "msh"), frozenset(v for k, v in keys if k == "certificate"),
+        )  # fmt: skip
+    for row in conn.execute(select(certificates)):
+        expiry = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
+        product = (row.product_name, row.product_version)
+        snap.certified[product] = max(expiry, snap.certified.get(product, expiry))
+    return snap
+
+
+class RefusalLimiter:
+    """A token bucket per peer address: refused attempts spend tokens; an empty bucket blocks.
+
+    Called from the writer thread (`refused`) and the reactor thread (`blocked`).
+    """
+
+    def __init__(self, per_minute: float = 10.0, burst: int = 10, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(burst)
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def _level(self, peer: str, now: float) -> float:
+        tokens, at = self._buckets.get(peer, (self.burst, now))
+        return min(self.burst, tokens + (now - at) * self.rate)
+
+    def refused(self, peer: str) -> bool:
+        """Spend a token for a refused attempt; True when the peer is now blocked."""
+        with self._lock:
+            now = self.clock()
+            tokens = max(0.0, self._level(peer, now) - 1.0)
+            self._buckets[peer] = (tokens, now)
+            return tokens < 1.0
+
+    def blocked(self, peer: str) -> bool:
+        """True while the peer has no token left."""
+        with self._lock:
+            if peer not in self._buckets:
+                return False
+            return self._level(peer, self.clock()) < 1.0
