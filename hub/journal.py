@@ -34,6 +34,10 @@ CHAINED = (
 )  # fmt: skip
 
 
+# What an entry holds for a field it does not set, as the database gives it back.
+DEFAULTS: dict[str, Any] = {k: "" for k in CHAINED} | {"size": 0, "message_id": None, "raw": None}
+
+
 def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:
     """SHA-256 over the previous hash and the canonical JSON of the chained fields."""
     values = {k: _canon(entry.get(k)) for k in CHAINED}
@@ -66,7 +70,7 @@ class ChainWriter:
     def append(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Insert one entry with its sequence number and hashes; returns what was inserted."""
         self.seq += 1
-        entry = {**entry, "seq": self.seq, "prev_hash": self.hash}
+        entry = {**DEFAULTS, **entry, "seq": self.seq, "prev_hash": self.hash}
         entry["hash"] = entry_hash(self.hash, entry)
         self.hash = entry["hash"]
         self.conn.execute(journal.insert(), entry)
