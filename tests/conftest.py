@@ -143,6 +143,12 @@ def start_server(tmp_path: Path, db_url: str, port: int | None = None, **options
     raise RuntimeError("server did not start listening")
 
 
+@pytest.fixture(scope="session")
+def start_server_fn() -> object:
+    """`start_server` itself, for module-scoped fixtures that build their own config."""
+    return start_server
+
+
 @pytest.fixture(scope="module")
 def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One real server for a whole test module (SQLite, short busy timeout, 64 KiB frames)."""
