@@ -35,7 +35,7 @@ CHAINED = (
 
 
 # What an entry holds for a field it does not set, as the database gives it back.
-DEFAULTS: dict[str, Any] = {k: "" for k in CHAINED} | {"size": 0, "message_id": None, "raw": None}
+DEFAULTS: dict[str, Any] = dict.fromkeys(CHAINED, "") | {"size": 0, "message_id": None, "raw": None}
 
 
 def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def message(app: str, fac: str, control_id: str) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def link_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> object:
+def link_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[object]:
     """A server with one partner per case; the 'cert' ones hold a valid certificate."""
     start_server = request.getfixturevalue("start_server_fn")
 
@@ -72,8 +73,8 @@ def link_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtur
             issue_certificate(engine, (f"PROD-{p}", "1.0"), ("tgv-lab", "2026.1"), (now, now + timedelta(days=30)))
     engine.dispose()
     server = start_server(tmp, url, partners=partners, security={"refused_burst": 1000})
-    request.addfinalizer(server.stop)
-    return server
+    yield server
+    server.stop()
 
 
 @pytest.mark.parametrize(("category", "certified", "domain"), CASES, ids=[pid(*c) for c in CASES])

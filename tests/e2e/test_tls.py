@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import ssl
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -103,7 +104,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 @pytest.fixture(scope="module")
 def tls_server(
     pki: dict[str, object], request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> object:
+) -> Iterator[object]:
     """A server whose lab channel requires a client certificate from the test CA."""
     start_server = request.getfixturevalue("start_server_fn")
     tmp = tmp_path_factory.mktemp("tls")
@@ -131,8 +132,8 @@ def tls_server(
         "client_certificate": "required",
     }
     server = start_server(tmp, f"sqlite:///{tmp / 'tls.db'}", partners=partners, tls=tls)
-    request.addfinalizer(server.stop)
-    return server
+    yield server
+    server.stop()
 
 
 def tls_send(
