@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from .config import Config, ConfigError, config_path, load
+from .policy import CATEGORIES as CATEGORY_NAMES
 
 
 def _config(path: str | None) -> Config:
@@ -264,6 +265,47 @@ def partners_import(config_file: str | None, operator: str | None, reason: str, 
     for partner_id, why in report.refused:
         click.echo(f"refused\t{partner_id}\t{why}")
     sys.exit(1 if report.refused else 0)
+
+
+@partners.command("add")
+@config_option
+@operator_option
+@click.option("--reason", default="added by hand", show_default=True)
+@click.option("--id", "partner_id", required=True)
+@click.option("--name", required=True)
+@click.option("--organization", default="")
+@click.option("--category", required=True, type=click.Choice(CATEGORY_NAMES))
+@click.option("--domain", "domains", multiple=True, required=True, type=click.Choice(["lab", "pharmacy", "imaging"]))
+@click.option("--product", required=True, help="Product name.")
+@click.option("--version", "product_version", required=True, help="Product version.")
+@click.option("--msh", multiple=True, metavar="APP/FACILITY", help="An (MSH-3, MSH-4) identity; repeatable.")
+@click.option("--certificate", multiple=True, metavar="SHA256", help="A TLS client certificate fingerprint.")
+def partners_add(config_file: str | None, operator: str | None, reason: str, **f: Any) -> None:
+    """Register one partner (an insurer or data vault is cut on arrival, by policy)."""
+    from pydantic import ValidationError
+
+    from .partners import PartnerSpec, import_specs, state_of
+
+    identities: list[dict[str, str]] = [{"certificate_sha256": fp} for fp in f["certificate"]]
+    for pair in f["msh"]:
+        app, _, facility = pair.partition("/")
+        identities.append({"sending_application": app, "sending_facility": facility})
+    data = {k: f[k] for k in ("name", "organization", "category")}
+    data |= {"id": f["partner_id"], "domains": list(f["domains"]), "identities": identities}
+    data["product"] = {"name": f["product"], "version": f["product_version"]}
+    try:
+        spec = PartnerSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise click.ClickException(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from None
+    engine = _engine(config_file)
+    with engine.connect() as conn:
+        if state_of(conn, spec.id) is not None:
+            raise click.ClickException(f"partner {spec.id!r} exists: use `partners import` to change it")
+    report = import_specs(engine, [spec], _operator(operator), reason)
+    if report.refused:
+        raise click.ClickException(f"{spec.id}: {report.refused[0][1]}")
+    click.echo(f"added\t{spec.id}")
 
 
 def _change(config_file: str | None, partner_id: str, action: str, operator: str | None, reason: str) -> None:

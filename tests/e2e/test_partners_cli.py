@@ -82,3 +82,30 @@ def test_journal_verify_cli(server_factory: object) -> None:
     bad = cli(server.config, "journal", "verify")
     assert bad.returncode == 1
     assert f"broken at entry {seq}" in bad.stderr
+
+
+def test_partners_add_and_partners_file_in_config(tmp_path: Path) -> None:
+    """`partners add` registers by hand (an insurer is cut on arrival); config takes {file: ...}."""
+    listing = tmp_path / "partners.yaml"
+    listing.write_text(
+        "- id: sil-hmr\n  name: SIL HMR\n  category: government\n  domains: [lab]\n"
+        "  product: {name: LabSys, version: '4.2'}\n"
+        "  identities:\n    - {sending_application: SIL, sending_facility: HMR}\n"
+    )
+    config = tmp_path / "c.yaml"
+    config.write_text(f"database:\n  url: sqlite:///{tmp_path / 'p.db'}\npartners: {{file: partners.yaml}}\n")
+    assert cli(config, "check-config").returncode == 0
+    assert cli(config, "db", "upgrade").returncode == 0
+    added = cli(
+        config, "partners", "add", "--id", "assur-x", "--name", "Assureur X", "--category", "insurer",
+        "--domain", "lab", "--product", "Claims", "--version", "9", "--msh", "CLAIMS/ASSURX",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    listed = cli(config, "partners", "list")
+    assert "assur-x" in listed.stdout
+    assert "cut" in listed.stdout
+    missing = tmp_path / "c2.yaml"
+    missing.write_text("partners: {file: nowhere.yaml}\n")
+    result = cli(missing, "check-config")
+    assert result.returncode != 0
+    assert "nowhere.yaml" in result.stderr
