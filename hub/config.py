@@ -77,6 +77,20 @@ class ChannelConfig(_Strict):
     max_segments: Annotated[int, Field(ge=1)] = 10_000
     fs_grace: Annotated[float, Field(ge=0)] = 0.2
     tls: TLSConfig | None = None
+    ruleset: str | None = None  # e.g. tgv-lab-2026.1 (certification/rulesets/)
+    certification: bool = False  # a certification channel: T traffic, never stored clinically
+
+    @field_validator("ruleset")
+    @classmethod
+    def _known_ruleset(cls, value: str | None) -> str | None:
+        if value is not None:
+            from certification.ruleset import RuleSetError, load_ruleset
+
+            try:
+                load_ruleset(value)
+            except RuleSetError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("domain")
     @classmethod

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 
 import structlog
 
+from certification.rules import Context
+from certification.ruleset import RuleSet
 from hub.hl7 import (
     KNOWN_VERSIONS,
     Code,
@@ -44,6 +46,7 @@ from .interfaces import Defect, Inbound, Status
 log = structlog.get_logger("passerelle.pipeline")
 
 JOURNAL_RAW_CAP = 65_536  # bytes of a refused attempt kept in the journal
+MAX_ERR = 100  # ERR segments in one ACK at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,8 @@ class ChannelPolicy:
     default_charset: str = "utf-8"
     processing_ids: frozenset[str] = frozenset({"P"})
     max_segments: int = 10_000
+    ruleset: RuleSet | None = None  # step 4: the certification rules this channel applies
+    certification: bool = False  # a certification channel (MSH-11 T traffic inside a campaign)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +125,10 @@ class Pipeline:
                 return Prepared(
                     inbound, sha, Status.IGNORED, header, codec, partner_id=ruling.partner_id, decision=ruling.reason
                 )
+            check_header(header, policy)
+            rule_warnings = self._certify(msg, header, policy)
             mapped = self._map(msg, header, policy)
-            warnings = (*decoded.warnings, *msg.warnings, *mapped.warnings)
+            warnings = (*decoded.warnings, *msg.warnings, *rule_warnings, *mapped.warnings)
             prepared = Prepared(
                 inbound, sha, Status.ACCEPTED, header, codec, warnings, mapped,
                 partner_id=ruling.partner_id, decision=ruling.reason,
@@ -158,8 +165,18 @@ class Pipeline:
             )
         return ruling
 
+    def _certify(self, msg: Message, header: Header, policy: ChannelPolicy) -> list[Issue]:
+        """Step 4: the channel's rule set; errors raise AE (one ERR each), warnings are returned."""
+        if policy.ruleset is None:
+            return []
+        ctx = Context(now=self.clock(), certification=policy.certification)
+        found = policy.ruleset.validate_message(msg, header, ctx)
+        errors = [i for i in found if i.severity == "E"]
+        if errors:
+            raise ContentError(*errors[:MAX_ERR])
+        return found[:MAX_ERR]
+
     def _map(self, msg: Message, header: Header, policy: ChannelPolicy) -> Mapped:
-        check_header(header, policy)
         route = routes_for(policy.domain).get((header.message_code, header.trigger_event))
         if route is None:
             known_codes = {code for code, _event in routes_for(policy.domain)}

@@ -9,6 +9,7 @@ import structlog
 from sqlalchemy import Engine
 from twisted.internet.endpoints import serverFromString
 
+from certification.ruleset import load_ruleset
 from channels.mllp import Limits, MLLPFactory
 from channels.tls import server_options, wrap
 
@@ -31,6 +32,8 @@ def policy(channel: ChannelConfig) -> ChannelPolicy:
         default_charset=channel.default_charset,
         processing_ids=frozenset(channel.processing_ids),
         max_segments=channel.max_segments,
+        ruleset=load_ruleset(channel.ruleset) if channel.ruleset else None,
+        certification=channel.certification,
     )
 
 

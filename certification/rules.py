@@ -1,0 +1,305 @@
+"""Named domain rules in Python: each has an id, a description, a reference, and tests.
+
+A rule is a small callable value (in the manner of attrs' validators): ``rule(msg, ctx)``
+returns the issues it finds. The rule set decides which rules run and at what severity.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from hub.hl7 import Code, Issue, Location, Message, Segment
+from hub.hl7.dtm import to_iso
+from hub.hl7.message import part
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What rules may know besides the message."""
+
+    now: datetime
+    certification: bool = False  # a certification channel (MSH-11 T) rather than production (P)
+    tolerance: timedelta = timedelta(hours=1)
+
+
+Check = Callable[[Message, Context], list[Issue]]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A domain rule: what it checks and where the requirement comes from."""
+
+    id: str
+    description: str
+    reference: str
+    check: Check
+
+    def __call__(self, msg: Message, ctx: Context, severity: str = "E") -> list[Issue]:
+        """Run the check; issues take the rule's id and the rule set's severity."""
+        return [replace(i, severity=severity, rule=self.id) for i in self.check(msg, ctx)]
+
+
+def _issue(code: Code, loc: Location, fr: str, en: str) -> Issue:
+    return Issue(code, loc, fr, en)
+
+
+# -- common ------------------------------------------------------------------------------
+def _msh7_present(msg: Message, ctx: Context) -> list[Issue]:
+    if msg.msh.value(7, 1):
+        return []
+    return [_issue(Code.REQUIRED_FIELD_MISSING, Location("MSH", 1, 7), "MSH-7 absent", "MSH-7 missing")]
+
+
+DATE_FIELDS = (("MSH", 7), ("PID", 7), ("OBR", 7), ("OBR", 22), ("OBX", 14))
+
+
+def _dates(msg: Message, ctx: Context) -> list[Issue]:
+    out = []
+    limit = ctx.now + ctx.tolerance
+    for seg in msg.segments:
+        for seg_id, n in DATE_FIELDS:
+            if seg.id != seg_id or not seg.value(n, 1):
+                continue
+            iso = to_iso(seg.value(n, 1))
+            loc = Location(seg.id, seg.sequence, n)
+            if iso is None:
+                out.append(_issue(Code.DATA_TYPE, loc, "date invalide", "invalid date"))
+            elif _as_datetime(iso) > limit:
+                out.append(_issue(Code.DATA_TYPE, loc, "date dans le futur", "date in the future"))
+    return out
+
+
+def _as_datetime(iso: str) -> datetime:
+    dt = datetime.fromisoformat(iso if len(iso) > 7 else iso + "-01" if len(iso) == 7 else iso + "-01-01")
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _processing_id(msg: Message, ctx: Context) -> list[Issue]:
+    expected = "T" if ctx.certification else "P"
+    if msg.msh.value(11, 1) == expected:
+        return []
+    return [
+        _issue(
+            Code.UNSUPPORTED_PROCESSING_ID,
+            Location("MSH", 1, 11),
+            f"MSH-11 doit être {expected}",
+            f"MSH-11 must be {expected}",
+        )
+    ]
+
+
+# -- NAM -----------------------------------------------------------------------------------
+NAM_RE = re.compile(r"[A-Z]{4}\d{8}")
+NAM_AUTHORITIES = frozenset({"RAMQ", "2.16.124.10.101.1.60.100"})
+
+
+def _nams(msg: Message) -> Iterator[tuple[Segment, int, str]]:
+    pid = msg.first("PID")
+    if pid is None:
+        return
+    for rep_no, rep in enumerate(pid.repetitions(3), start=1):
+        d = pid.d
+        authority = {part(rep, d, 4, 1).upper(), part(rep, d, 4, 2)}
+        if part(rep, d, 5).upper() == "NAM" or authority & NAM_AUTHORITIES:
+            yield pid, rep_no, part(rep, d, 1)
+
+
+def _nam_birth(nam: str) -> tuple[int, int, int, bool] | None:
+    """(year 2 digits, month, day, female) when the date part is plausible."""
+    yy, mm, dd = int(nam[4:6]), int(nam[6:8]), int(nam[8:10])
+    female = mm > 50
+    month = mm - 50 if female else mm
+    if not (1 <= month <= 12 and 1 <= dd <= 31):
+        return None
+    return yy, month, dd, female
+
+
+def _nam_format(msg: Message, ctx: Context) -> list[Issue]:
+    out = []
+    for pid, rep, nam in _nams(msg):
+        if not NAM_RE.fullmatch(nam) or _nam_birth(nam) is None:
+            out.append(_issue(Code.DATA_TYPE, Location("PID", pid.sequence, 3, rep), "NAM mal formé", "malformed NAM"))
+    return out
+
+
+def _fold(text: str) -> str:
+    """Upper case, accents folded, letters only (Lœwy -> LOEWY)."""
+    text = text.replace("œ", "oe").replace("Œ", "OE").replace("æ", "ae").replace("Æ", "AE")
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return "".join(c for c in plain.upper() if c.isalpha())
+
+
+def _nam_consistency(msg: Message, ctx: Context) -> list[Issue]:
+    out = []
+    for pid, rep, nam in _nams(msg):
+        birth = _nam_birth(nam) if NAM_RE.fullmatch(nam) else None
+        if birth is None:
+            continue  # the format rule reports it
+        problems = []
+        surname, given = _fold(pid.value(5, 1, 1)), _fold(pid.value(5, 2))
+        if surname and nam[:3] != (surname + "XX")[:3]:
+            problems.append("PID-5")
+        if given and nam[3] != given[0]:
+            problems.append("PID-5")
+        born = to_iso(pid.value(7, 1))
+        yy, month, day, female = birth
+        if born and len(born) >= 10 and (int(born[2:4]), int(born[5:7]), int(born[8:10])) != (yy, month, day):
+            problems.append("PID-7")
+        sex = pid.value(8).upper()
+        if sex in ("F", "M") and (sex == "F") != female:
+            problems.append("PID-8")
+        if problems:
+            fields = ", ".join(sorted(set(problems)))
+            out.append(
+                _issue(
+                    Code.DATA_TYPE,
+                    Location("PID", pid.sequence, 3, rep),
+                    f"NAM incohérent avec {fields}",
+                    f"NAM inconsistent with {fields}",
+                )
+            )
+    return out
+
+
+# -- DIN -----------------------------------------------------------------------------------
+DIN_FIELDS = (("RXO", 1), ("RXE", 2), ("RXD", 2), ("RXG", 4), ("RXA", 5))
+
+
+def _din(msg: Message, ctx: Context) -> list[Issue]:
+    out = []
+    for seg in msg.segments:
+        for seg_id, n in DIN_FIELDS:
+            if seg.id != seg_id:
+                continue
+            for pair in ((1, 3), (4, 6)):
+                if seg.value(n, pair[1]).upper() == "DIN" and not re.fullmatch(r"\d{8}", seg.value(n, pair[0])):
+                    out.append(
+                        _issue(
+                            Code.DATA_TYPE,
+                            Location(seg.id, seg.sequence, n, None, pair[0]),
+                            "DIN : 8 chiffres attendus",
+                            "DIN: 8 digits expected",
+                        )
+                    )
+    return out
+
+
+# -- lab -----------------------------------------------------------------------------------
+LOINC_SYSTEMS = frozenset({"LN", "LNC", "LOINC", "PCLOCD", "2.16.840.1.113883.2.20.5.1"})
+TABLE_0085 = frozenset("CDFINOPRSUWX")
+
+
+def _obx(msg: Message) -> Iterator[Segment]:
+    return (s for s in msg.segments if s.id == "OBX")
+
+
+def _obx3_coded(msg: Message, ctx: Context) -> list[Issue]:
+    out = []
+    for obx in _obx(msg):
+        systems = {obx.value(3, 3).upper(), obx.value(3, 6).upper()}
+        if not systems & LOINC_SYSTEMS:
+            out.append(
+                _issue(
+                    Code.TABLE_VALUE_NOT_FOUND,
+                    Location("OBX", obx.sequence, 3),
+                    "OBX-3 doit être codé LOINC ou pCLOCD",
+                    "OBX-3 must be coded in LOINC or pCLOCD",
+                )
+            )
+    return out
+
+
+def _value_type(msg: Message, ctx: Context) -> list[Issue]:
+    out = []
+    for obx in _obx(msg):
+        value_type, value = obx.value(2), obx.value(5, 1)
+        if not obx.raw(5):
+            continue
+        ok = True
+        if value_type == "NM":
+            ok = re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)", value.strip()) is not None
+        elif value_type == "SN":
+            ok = re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)?", obx.value(5, 2).strip()) is not None
+        elif value_type in ("DT", "TS", "DTM"):
+            ok = to_iso(value) is not None
+        elif value_type in ("CE", "CWE", "CNE"):
+            ok = bool(value or obx.value(5, 4))
+        if not ok:
+            out.append(
+                _issue(
+                    Code.DATA_TYPE,
+                    Location("OBX", obx.sequence, 5),
+                    f"OBX-5 ne correspond pas à OBX-2 {value_type}",
+                    f"OBX-5 does not match OBX-2 {value_type}",
+                )
+            )
+    return out
+
+
+def _nm_units(msg: Message, ctx: Context) -> list[Issue]:
+    return [
+        _issue(
+            Code.REQUIRED_FIELD_MISSING,
+            Location("OBX", obx.sequence, 6),
+            "unités OBX-6 manquantes",
+            "OBX-6 units missing",
+        )
+        for obx in _obx(msg)
+        if obx.value(2) == "NM" and obx.raw(5) and not obx.value(6, 1)
+    ]
+
+
+def _obx11(msg: Message, ctx: Context) -> list[Issue]:
+    return [
+        _issue(
+            Code.TABLE_VALUE_NOT_FOUND,
+            Location("OBX", obx.sequence, 11),
+            "OBX-11 hors table 0085",
+            "OBX-11 not in table 0085",
+        )
+        for obx in _obx(msg)
+        if obx.value(11) not in TABLE_0085
+    ]
+
+
+RULES: dict[str, Rule] = {
+    r.id: r
+    for r in (
+        Rule(
+            "common.msh7-present", "MSH-7, the message date and time, is present", "HL7 v2.5.1 2.14.9.7", _msh7_present
+        ),
+        Rule(
+            "common.dates",
+            "Dates and times are valid and not in the future beyond the tolerance",
+            "TGV common requirements (project)",
+            _dates,
+        ),
+        Rule(
+            "common.processing-id",
+            "MSH-11 is P on production channels and T on certification channels",
+            "HL7 table 0103; TGV (project)",
+            _processing_id,
+        ),
+        Rule(
+            "nam.format",
+            "PID-3 NAM: 3 letters of the surname, 1 of the given name, YYMMDD (+50 for women), 2 digits",
+            "RAMQ health insurance card (dsq-context.md, hl7-protocol.md 4.3)",
+            _nam_format,
+        ),
+        Rule(
+            "nam.consistency",
+            "The NAM agrees with PID-5 initials (accents folded), PID-7 and PID-8",
+            "MSSS identification rules (hl7-protocol.md 4.3)",
+            _nam_consistency,
+        ),
+        Rule("din.format", "A DIN is 8 digits, kept as text", "Health Canada DIN (hl7-protocol.md 4.4)", _din),
+        Rule("lab.obx3-coded", "OBX-3 is coded in LOINC or pCLOCD", "pCLOCD (hl7-protocol.md 4.4)", _obx3_coded),
+        Rule("lab.value-type", "OBX-5 agrees with OBX-2 (NM, SN, DT/TS/DTM, CE/CWE)", "HL7 v2.5.1 7.4.2", _value_type),
+        Rule("lab.nm-units", "NM values carry OBX-6 units", "TGV lab requirements (project)", _nm_units),
+        Rule("lab.obx11-status", "OBX-11 is in HL7 table 0085", "HL7 table 0085", _obx11),
+    )
+}

@@ -1,0 +1,164 @@
+"""Rule sets as versioned YAML: profile constraints per message type plus named domain rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hub.hl7 import Code, Header, Issue, Location, Message
+
+from .rules import RULES, Context
+from .structure import validate_structure
+
+RULESETS = Path(__file__).parent / "rulesets"
+
+
+class FieldConstraint(BaseModel):
+    """One field of a conformance profile."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    usage: Literal["R", "RE", "O", "X"] = "O"
+    cardinality: tuple[int, int] | None = None
+    length: int | None = None
+    values: frozenset[str] | None = None
+
+
+class MessageProfile(BaseModel):
+    """The constraints for one message type."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    fields: dict[str, FieldConstraint] = {}
+
+    @field_validator("fields")
+    @classmethod
+    def _paths(cls, value: dict[str, FieldConstraint]) -> dict[str, FieldConstraint]:
+        for path in value:
+            seg, _, num = path.partition("-")
+            if len(seg) != 3 or not num.isdigit():
+                raise ValueError(f"field path {path!r} is not like PID-3")
+        return value
+
+
+class RuleRef(BaseModel):
+    """A domain rule the set applies, and at which severity."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str
+    severity: Literal["E", "W"] = "E"
+
+    @field_validator("id")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in RULES:
+            raise ValueError(f"unknown rule {value!r}")
+        return value
+
+
+class RuleSet(BaseModel):
+    """A versioned rule set."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str
+    version: str
+    domain: str
+    structure: bool = True
+    messages: dict[str, MessageProfile] = Field(default_factory=dict)
+    rules: tuple[RuleRef, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """``id-version``, as channels name it."""
+        return f"{self.id}-{self.version}"
+
+    def validate_message(self, msg: Message, header: Header, ctx: Context) -> list[Issue]:
+        """Every violation: structure, then profile, then domain rules."""
+        issues: list[Issue] = []
+        if self.structure:
+            issues.extend(validate_structure(msg, header.version))
+        profile = self.messages.get(header.message_type)
+        if profile is not None:
+            issues.extend(_profile(msg, profile))
+        for ref in self.rules:
+            issues.extend(RULES[ref.id](msg, ctx, ref.severity))
+        return _dedupe(issues)
+
+
+def _profile(msg: Message, profile: MessageProfile) -> list[Issue]:
+    out: list[Issue] = []
+    for path, c in profile.fields.items():
+        seg_id, _, num = path.partition("-")
+        n = int(num)
+        for seg in msg.segments:
+            if seg.id != seg_id:
+                continue
+            loc = Location(seg.id, seg.sequence, n)
+            reps = [r for r in seg.repetitions(n) if r]
+            rule = f"profile.{path}"
+            if not reps:
+                if c.usage == "R":
+                    out.append(Issue(Code.REQUIRED_FIELD_MISSING, loc, "champ requis", "required field", "E", rule))
+                continue
+            if c.usage == "X":
+                out.append(Issue(Code.CARDINALITY, loc, "champ non permis", "field not allowed", "E", rule))
+            if c.cardinality and not c.cardinality[0] <= len(reps) <= c.cardinality[1]:
+                out.append(
+                    Issue(Code.CARDINALITY, loc, "cardinalité non conforme", "non-conformant cardinality", "E", rule)
+                )
+            if c.length is not None and any(len(r) > c.length for r in reps):
+                out.append(Issue(Code.VALUE_TOO_LONG, loc, "valeur trop longue", "value too long", "E", rule))
+            if c.values is not None and seg.value(n, 1) not in c.values:
+                out.append(
+                    Issue(
+                        Code.TABLE_VALUE_NOT_FOUND,
+                        loc,
+                        "valeur hors de l'ensemble permis",
+                        "value not in the allowed set",
+                        "E",
+                        rule,
+                    )
+                )
+    return out
+
+
+def _dedupe(issues: list[Issue]) -> list[Issue]:
+    """One ERR per (location, code): the structure and a rule may see the same problem."""
+    seen: set[tuple[str, int]] = set()
+    out = []
+    for issue in issues:
+        key = (str(issue.location), issue.code.value)
+        if key not in seen:
+            seen.add(key)
+            out.append(issue)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSetError(Exception):
+    """A rule set file that can't be used; the text names the file and the problem."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@cache
+def load_ruleset(name: str) -> RuleSet:
+    """The rule set ``id-version`` from certification/rulesets/.
+
+    Raises:
+        RuleSetError: no such file, or an invalid one.
+    """
+    path = RULESETS / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in RULESETS.glob("*.yaml")))
+        raise RuleSetError(f"unknown rule set {name!r} (known: {known})")
+    try:
+        return RuleSet.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except Exception as exc:
+        raise RuleSetError(f"{path.name}: {exc}") from None
