@@ -1,0 +1,90 @@
+"""Differential test: our structural verdict against hl7apy's strict validation, for every sample.
+
+Where the verdicts differ, DIFFERENCES names the sample, what hl7apy raised, and why we differ.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+from hl7apy.consts import VALIDATION_LEVEL
+from hl7apy.parser import parse_message
+from hl7apy.validation import Validator
+
+from certification.structure import validate_structure
+from hub.client import split_messages
+from hub.hl7 import HL7Error, decode, parse, read_header
+
+SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "hl7v2"
+
+LENGTH = "hl7apy enforces datatype maximum lengths; our structure check does not yet (a profile can, per field)"
+COMPONENTS = "the sender uses components a later HL7 version added; we check each field's first component only"
+BUILD = "hl7apy's strict mode can't build this message (no MSH-9.3 in v2.3, an unknown segment, or empty MSH-9)"
+VALUE = "hl7apy type-checks a component we don't (TN, SI inside a composite)"
+
+# (file, message number) -> (what hl7apy raised, why the verdicts differ)
+DIFFERENCES: dict[tuple[str, int], tuple[str, str]] = {
+    ("athena_lri_amylase_LF.hl7", 1): ("InvalidName", COMPONENTS),
+    ("cdc_ti_CA_nbs_oru.hl7", 1): ("MaxLengthReached", LENGTH),
+    ("cdc_ti_TN_nbs_oru_lri.hl7", 1): ("MaxLengthReached", LENGTH),
+    ("cerner_elr_lead.hl7", 1): ("MaxChildLimitReached", COMPONENTS),
+    ("elr_usrealm_campylobacter.hl7", 1): ("MaxChildLimitReached", COMPONENTS),
+    ("hapi_hl7std_oml_oul_orl_multi.hl7", 13): (
+        "ValidationError",
+        "hl7apy wants an OBSERVATION_REQUEST inside ORDER_PRIOR of v2.5 OML_O21; we read the group as optional",
+    ),
+    ("nist_lri_ng_cbc_BOM.hl7", 1): ("InvalidName", COMPONENTS),
+    ("NEG_cdc_ti_missing_msh9.hl7", 1): ("OperationNotAllowed", BUILD),
+    ("mirth_multi_msg_adt_a40_plus_oru.hl7", 1): ("OperationNotAllowed", BUILD),
+    ("google_rde_o01_rxd_v25.hl7", 1): ("OperationNotAllowed", BUILD),
+    ("ms_rde_o25_v28.hl7", 1): ("OperationNotAllowed", BUILD),
+    ("hapi_rde_o11_digoxin_v24.hl7", 1): (
+        "valid",
+        "hl7apy's group matcher places the RXR that precedes RXE in another group; we follow RDE_O11's order",
+    ),
+}
+
+
+def _parses(raw: bytes) -> bool:
+    try:
+        parse(decode(raw).text)
+    except HL7Error:
+        return False
+    return True
+
+
+def _messages() -> list[tuple[str, int, bytes]]:
+    """Every sample message our parser reads (the refused ones are test_oracle's business)."""
+    out = []
+    for path in sorted(SAMPLES.glob("*/*.hl7")):
+        for n, raw in enumerate(split_messages(path.read_bytes()), start=1):
+            if _parses(raw):
+                out.append((path.name, n, raw))
+    return out
+
+
+def _theirs(text: str) -> str:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            msg = parse_message(text.replace("\n", "\r"), validation_level=VALIDATION_LEVEL.STRICT, find_groups=True)
+            return "valid" if Validator.validate(msg, report_file=None) else "invalid"
+    except Exception as exc:
+        return type(exc).__name__
+
+
+@pytest.mark.parametrize(("name", "n", "raw"), _messages(), ids=lambda v: v if isinstance(v, str) else None)
+def test_structural_verdict_matches_hl7apy_strict(name: str, n: int, raw: bytes) -> None:
+    """Valid for both, invalid for both, or a listed difference with the exception hl7apy raised."""
+    msg = parse(decode(raw).text)
+    header = read_header(msg)
+    ours_valid = not validate_structure(msg, header.version)
+    theirs = _theirs(decode(raw).text)
+    theirs_valid = theirs == "valid"
+    if ours_valid == theirs_valid:
+        assert (name, n) not in DIFFERENCES, f"{name}#{n} agrees now: remove it from DIFFERENCES"
+        return
+    assert (name, n) in DIFFERENCES, f"{name}#{n}: ours {'valid' if ours_valid else 'invalid'}, hl7apy {theirs}"
+    assert DIFFERENCES[(name, n)][0] == theirs
