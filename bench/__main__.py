@@ -33,7 +33,7 @@ def oru(control_id: str) -> bytes:
     """A 2 KB ORU^R01 (v2.5.1), eight observations; its own control ID, order number, one of 500 patients."""
     obx = "".join(
         f"OBX|{i}|NM|{2345 + i}-7^Analyte {i} in Serum or Plasma^LN^GLU{i}^Analyte {i}^L||{4 + i}.{i}|mmol/L^"
-        f"millimole per liter^UCUM|3.9-6.1|N|||F|||20260101083000-0500||||||||Laboratoire CHUM^L^^^^CHUM\r"
+        f"millimole per liter^UCUM|3.9-6.1|N|||F|||20260101083000-0500|||||||||Laboratoire CHUM^L^^^^CHUM\r"
         for i in range(1, 9)
     )
     return (
@@ -47,6 +47,39 @@ def oru(control_id: str) -> bytes:
         "1234^Tremblay^Luc^^^Dr||||||20260101110000-0500|||F\r"
         "NTE|1||Échantillon prélevé à jeun\r" + obx
     ).encode("utf-8")
+
+
+def validation_bench() -> dict[str, float]:
+    """Microseconds to validate one parsed 2 KB ORU: our tgv-lab rule set and structure vs hl7apy strict."""
+    import warnings
+    from datetime import UTC, datetime
+
+    from hl7apy.consts import VALIDATION_LEVEL
+    from hl7apy.parser import parse_message
+    from hl7apy.validation import Validator
+
+    from certification.rules import Context
+    from certification.ruleset import load_ruleset
+    from certification.structure import validate_structure
+    from hub.hl7 import decode, parse, read_header
+
+    text = oru("VALID1").decode()
+    msg = parse(decode(oru("VALID1")).text)
+    header = read_header(msg)
+    ruleset = load_ruleset("tgv-lab-2026.1")
+    ctx = Context(now=datetime.now(UTC))
+    parsed = parse_message(text, validation_level=VALIDATION_LEVEL.STRICT)
+
+    def strict(m: Any) -> object:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return Validator.validate(m, report_file=None)
+
+    return {
+        "ours_structure_us": time_per_call(lambda m: validate_structure(m, "2.5.1"), msg) * 1e6,
+        "ours_ruleset_us": time_per_call(lambda m: ruleset.validate_message(m, header, ctx), msg) * 1e6,
+        "hl7apy_strict_us": time_per_call(strict, parsed, 2.0) * 1e6,
+    }
 
 
 def time_per_call(fn: Any, arg: Any, seconds: float = 1.0) -> float:
@@ -218,6 +251,7 @@ def main() -> None:
     """Run everything, print the table, write bench/results.json."""
     per_run = int(os.environ.get("BENCH_MESSAGES", "2000"))
     parse = parse_bench()
+    validation = validation_bench()
     e2e = e2e_bench(per_run)
     peer = {r["connections"]: r["msg_per_s"] for r in e2e if r["server"] == "python-hl7 peer"}
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
@@ -227,6 +261,10 @@ def main() -> None:
     print(f"  {'ours: the above + lab mapping':34} {parse['ours_parse_map_us']:10.1f}")
     print(f"  {'python-hl7 hl7.parse':34} {parse['python_hl7_us']:10.1f}")
     print(f"  {'hl7apy parse_message':34} {parse['hl7apy_us']:10.1f}")
+    print("\nValidate one parsed 2 KB ORU^R01 (µs per message)")
+    print(f"  {'ours: structure (hl7apy model)':34} {validation['ours_structure_us']:10.1f}")
+    print(f"  {'ours: tgv-lab-2026.1 rule set':34} {validation['ours_ruleset_us']:10.1f}")
+    print(f"  {'hl7apy strict Validator':34} {validation['hl7apy_strict_us']:10.1f}")
     print(f"\nEnd to end over MLLP, {per_run} messages per run, one outstanding per connection")
     widths = {"conns": 5, "msg/s": 9, "p50 ms": 8, "p90 ms": 8, "p99 ms": 8, "AA/CA": 6, "x peer": 7}
     print(f"  {'server':24} " + " ".join(f"{h:>{w}}" for h, w in widths.items()))
@@ -236,7 +274,13 @@ def main() -> None:
             f"  {r['server']:24} {r['connections']:5d} {r['msg_per_s']:9.0f} {r['p50_ms']:8.2f} "
             f"{r['p90_ms']:8.2f} {r['p99_ms']:8.2f} {r['accepted']:6d} {ratio:7.2f}"
         )
-    out = {"machine": machine, "parse": parse, "e2e": e2e, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    out = {
+        "machine": machine,
+        "parse": parse,
+        "validation": validation,
+        "e2e": e2e,
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     (ROOT / "bench" / "results.json").write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
 
 

@@ -54,17 +54,18 @@ def _msh7_present(msg: Message, ctx: Context) -> list[Issue]:
     return [_issue(Code.REQUIRED_FIELD_MISSING, Location("MSH", 1, 7), "MSH-7 absent", "MSH-7 missing")]
 
 
-DATE_FIELDS = (("MSH", 7), ("PID", 7), ("OBR", 7), ("OBR", 22), ("OBX", 14))
+DATE_FIELDS = {"MSH": (7,), "PID": (7,), "OBR": (7, 22), "OBX": (14,)}
 
 
 def _dates(msg: Message, ctx: Context) -> list[Issue]:
     out = []
     limit = ctx.now + ctx.tolerance
     for seg in msg.segments:
-        for seg_id, n in DATE_FIELDS:
-            if seg.id != seg_id or not seg.value(n, 1):
+        for n in DATE_FIELDS.get(seg.id, ()):
+            value = seg.value(n, 1)
+            if not value:
                 continue
-            iso = to_iso(seg.value(n, 1))
+            iso = to_iso(value)
             loc = Location(seg.id, seg.sequence, n)
             if iso is None:
                 out.append(_issue(Code.DATA_TYPE, loc, "date invalide", "invalid date"))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from hub.hl7 import Code, Header, Issue, Location, Message
 
@@ -16,6 +16,7 @@ from .rules import RULES, Context
 from .structure import validate_structure
 
 RULESETS = Path(__file__).parent / "rulesets"
+_BY_SEGMENT: dict[int, dict[str, list[tuple[int, str, FieldConstraint]]]] = {}
 
 
 class FieldConstraint(BaseModel):
@@ -33,6 +34,18 @@ class MessageProfile(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     fields: dict[str, FieldConstraint] = {}
+
+    _index: dict[str, list[tuple[int, str, FieldConstraint]]] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Index the constraints by segment ID once."""
+        for path, constraint in self.fields.items():
+            seg_id, _, num = path.partition("-")
+            self._index.setdefault(seg_id, []).append((int(num), path, constraint))
+
+    def by_segment(self) -> dict[str, list[tuple[int, str, FieldConstraint]]]:
+        """The constraints indexed by segment ID."""
+        return self._index
 
     @field_validator("fields")
     @classmethod
@@ -90,39 +103,42 @@ class RuleSet(BaseModel):
 
 def _profile(msg: Message, profile: MessageProfile) -> list[Issue]:
     out: list[Issue] = []
-    for path, c in profile.fields.items():
-        seg_id, _, num = path.partition("-")
-        n = int(num)
-        for seg in msg.segments:
-            if seg.id != seg_id:
-                continue
-            loc = Location(seg.id, seg.sequence, n)
-            reps = [r for r in seg.repetitions(n) if r]
-            rule = f"profile.{path}"
-            if not reps:
+    by_segment = profile.by_segment()
+    for seg in msg.segments:
+        for n, path, c in by_segment.get(seg.id, ()):
+            raw = seg.raw(n)
+            if not raw:
                 if c.usage == "R":
-                    out.append(Issue(Code.REQUIRED_FIELD_MISSING, loc, "champ requis", "required field", "E", rule))
+                    out.append(
+                        _violation((seg, n, path), Code.REQUIRED_FIELD_MISSING, "champ requis", "required field")
+                    )
                 continue
+            reps = raw.split(seg.d.repetition)
             if c.usage == "X":
-                out.append(Issue(Code.CARDINALITY, loc, "champ non permis", "field not allowed", "E", rule))
+                out.append(_violation((seg, n, path), Code.CARDINALITY, "champ non permis", "field not allowed"))
             if c.cardinality and not c.cardinality[0] <= len(reps) <= c.cardinality[1]:
                 out.append(
-                    Issue(Code.CARDINALITY, loc, "cardinalité non conforme", "non-conformant cardinality", "E", rule)
+                    _violation(
+                        (seg, n, path), Code.CARDINALITY, "cardinalité non conforme", "non-conformant cardinality"
+                    )
                 )
             if c.length is not None and any(len(r) > c.length for r in reps):
-                out.append(Issue(Code.VALUE_TOO_LONG, loc, "valeur trop longue", "value too long", "E", rule))
+                out.append(_violation((seg, n, path), Code.VALUE_TOO_LONG, "valeur trop longue", "value too long"))
             if c.values is not None and seg.value(n, 1) not in c.values:
                 out.append(
-                    Issue(
+                    _violation(
+                        (seg, n, path),
                         Code.TABLE_VALUE_NOT_FOUND,
-                        loc,
                         "valeur hors de l'ensemble permis",
                         "value not in the allowed set",
-                        "E",
-                        rule,
                     )
                 )
     return out
+
+
+def _violation(where: tuple[Any, int, str], code: Code, fr: str, en: str) -> Issue:
+    seg, n, path = where
+    return Issue(code, Location(seg.id, seg.sequence, n), fr, en, "E", f"profile.{path}")
 
 
 def _dedupe(issues: list[Issue]) -> list[Issue]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 
 _DTM = re.compile(r"(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,4}))?([+-]\d{4})?")
 
 
+@lru_cache(maxsize=8192)  # timestamps repeat within and across messages
 def to_iso(value: str) -> str | None:
     """ISO 8601 text at the precision sent, or None when `value` is not a valid DTM."""
     m = _DTM.fullmatch(value.strip())
