@@ -352,6 +352,64 @@ def partners_cut(config_file: str | None, operator: str | None, reason: str, par
 
 
 @main.group()
+def certify() -> None:
+    """Certification campaigns for testers (TGV-style test plans)."""
+
+
+@certify.command("run")
+@config_option
+@click.option("--plan", required=True, help="A plan name (certification/plans/) or a plan file.")
+@click.option("--vendor", required=True)
+@click.option("--product", required=True)
+@click.option("--version", "product_version", required=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Report folder.")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def certify_run(config_file: str | None, out: Path | None, files: tuple[Path, ...], **who: str) -> None:
+    """Run recorded traffic against a plan; write HTML, JSON and JUnit reports; certify on success."""
+    from certification.campaign import load_plan, run_campaign
+    from certification.report import to_html, to_json, to_junit
+
+    from .certify import certify as issue
+    from .certify import judge_files
+
+    try:
+        test_plan = load_plan(who["plan"])
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    judged = list(judge_files(test_plan, list(files)))
+    with click.progressbar(length=len(judged), label="scenarios", file=sys.stderr) as bar:
+        vendor, product, product_version = who["vendor"], who["product"], who["product_version"]
+        result = run_campaign(test_plan, judged, (vendor, product, product_version), bar.update)
+    folder = out or Path("reports") / f"{test_plan.name}-{product}-{product_version}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.html").write_text(to_html(result), encoding="utf-8")
+    (folder / "report.json").write_text(to_json(result), encoding="utf-8")
+    (folder / "junit.xml").write_bytes(to_junit(result))
+    for s in result.scenarios:
+        click.echo(f"{s.scenario.id}\t{'PASS' if s.passed else 'FAIL'}\t{s.scenario.title}")
+    click.echo(f"reports in {folder}")
+    if result.passed:
+        cert_id = issue(_engine(config_file), result)
+        click.echo(f"certificate {cert_id}: {product} {product_version} under {test_plan.name}")
+    sys.exit(0 if result.passed else 1)
+
+
+@certify.command("certificates")
+@config_option
+@click.option("--json", "as_json", is_flag=True)
+def certify_certificates(config_file: str | None, as_json: bool) -> None:
+    """The certificates issued, newest first."""
+    from .certify import list_certificates
+
+    rows = list_certificates(_engine(config_file))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['id']:>4} {r['product']} {r['version']}  {r['plan']}  {r['issued']} -> {r['expires']}")
+
+
+@main.group()
 def journal() -> None:
     """The tamper-evident journal."""
 

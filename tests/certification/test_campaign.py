@@ -1,0 +1,216 @@
+"""Certification campaigns: recorded traffic against the tgv-lab plan, reports, certificates."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+from lxml import html as lxml_html
+
+ROOT = Path(__file__).resolve().parents[2]
+LAB = ROOT.parent / "shared" / "samples" / "hl7v2" / "lab"
+
+
+def _obr(status: str, filler: str = "F100") -> str:
+    return "|".join(
+        ["OBR", "1", "", f"{filler}^LAB", "2345-7^Glucose^LN", "", "", "20260101080000"] + [""] * 17 + [status]
+    )
+
+
+def vendor_message(
+    cid: str,
+    status: str,
+    *,
+    obx_status: str = "F",
+    obx3: str = "2345-7^Glucose^LN",
+    charset: str = "",
+    note: str = "",
+    filler: str = "F100",
+) -> str:
+    """A v2.5.1 ORU^R01 from the product under test (MSH-11 T)."""
+    msh18 = f"||||||{charset}" if charset else ""
+    nte = f"NTE|1||{note}\r" if note else ""
+    return (
+        f"MSH|^~\\&|VENDLAB|LABO|DSQ|QC|20260101120000||ORU^R01^ORU_R01|{cid}|T|2.5.1{msh18}\r"
+        "PID|1||LAVH54623112^^^RAMQ^NAM||Lavoie^Helene||19541231|F\r"
+        f"{_obr(status, filler)}\r{nte}"
+        f"OBX|1|NM|{obx3}||5.4|mmol/L|3.9-6.1|N|||{obx_status}\r"
+    )
+
+
+def vendor_traffic(folder: Path) -> list[Path]:
+    """One file per scenario, named after it, as a vendor would record them."""
+    files = {
+        "LAB-01_final.hl7": vendor_message("V01", "F").encode(),
+        "LAB-02_prelim_then_final.hl7": (
+            vendor_message("V02A", "P", obx_status="P", filler="F200")
+            + "\n"
+            + vendor_message("V02B", "F", filler="F200")
+        ).encode(),
+        "LAB-03_corrected.hl7": vendor_message("V03", "C", obx_status="C").encode(),
+        "LAB-04_cancelled.hl7": vendor_message("V04", "X", obx_status="X").encode(),
+        "LAB-05_french.hl7": vendor_message("V05", "F", charset="8859/1", note="Échantillon hémolysé").encode(
+            "latin-1"
+        ),
+        "LAB-06_refused.hl7": vendor_message("V06", "F", obx3="GLU^Glucose^L").encode(),
+    }
+    paths = []
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+        paths.append(folder / name)
+    return paths
+
+
+def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m hub ARGS --config CONFIG`."""
+    return subprocess.run(
+        [sys.executable, "-m", "hub", *args, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env=os.environ.copy(),
+    )
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    """A config on an empty SQLite repository, schema created."""
+    path = tmp_path / "c.yaml"
+    path.write_text(f"database:\n  url: sqlite:///{tmp_path / 'repo.db'}\n")
+    assert cli(path, "db", "upgrade").returncode == 0
+    return path
+
+
+def test_passing_campaign_issues_a_certificate_and_stores_nothing_clinical(config: Path, tmp_path: Path) -> None:
+    """All six scenarios pass: reports in three forms, a certificate, no message in the repository."""
+    traffic = tmp_path / "traffic"
+    traffic.mkdir()
+    out = tmp_path / "report"
+    run = cli(
+        config,
+        "certify",
+        "run",
+        "--plan",
+        "tgv-lab-2026.1",
+        "--vendor",
+        "Acme",
+        "--product",
+        "LabSys",
+        "--version",
+        "4.2",
+        "--out",
+        str(out),
+        *map(str, vendor_traffic(traffic)),
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert [line.split("\t")[:2] for line in run.stdout.splitlines()[:6]] == [
+        [f"LAB-0{n}", "PASS"] for n in range(1, 7)
+    ]
+    report = json.loads((out / "report.json").read_text())
+    assert report["passed"] is True
+    suite = ET.fromstring((out / "junit.xml").read_bytes())  # noqa: S314 - our own report, not untrusted input
+    assert (suite.get("tests"), suite.get("failures")) == ("6", "0")
+    certificates = json.loads(cli(config, "certify", "certificates", "--json").stdout)
+    assert [(c["product"], c["version"], c["plan"]) for c in certificates] == [("LabSys", "4.2", "tgv-lab-2026.1")]
+    db = config.read_text().split("sqlite:///")[1].strip()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM messages").fetchone() == (0,)
+        assert conn.execute("SELECT status FROM journal").fetchall() == [("certificate.issued",)]
+
+
+def test_a_failing_scenario_is_reported_and_not_certified(config: Path, tmp_path: Path) -> None:
+    """LAB-06 accepted by mistake (its message is valid) fails the campaign: no certificate."""
+    traffic = tmp_path / "traffic"
+    traffic.mkdir()
+    files = vendor_traffic(traffic)
+    files[-1].write_bytes(vendor_message("V06", "F").encode())  # the hub accepts it: the scenario expects AE
+    run = cli(
+        config,
+        "certify",
+        "run",
+        "--plan",
+        "tgv-lab-2026.1",
+        "--vendor",
+        "Acme",
+        "--product",
+        "LabSys",
+        "--version",
+        "4.3",
+        "--out",
+        str(tmp_path / "r"),
+        *map(str, files),
+    )
+    assert run.returncode == 1
+    assert "LAB-06\tFAIL" in run.stdout
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    (lab06,) = [s for s in report["scenarios"] if s["id"] == "LAB-06"]
+    assert lab06["steps"][0]["problems"] == ["hub answered AA, scenario expects AE"]
+    assert json.loads(cli(config, "certify", "certificates", "--json").stdout) == []
+
+
+def _chromium() -> str | None:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None and os.environ.get("CI"):
+        pytest.fail("chromium is required in CI (.ci/run installs Debian's chromium package)")
+    return found
+
+
+def test_report_over_the_lab_samples_reads_well_in_chromium(config: Path, tmp_path: Path) -> None:
+    """Headless Chromium renders the samples' report: verdict, six scenario rows, violations with segments."""
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("Debian's chromium package is not installed on this machine (CI installs it)")
+    out = tmp_path / "samples"
+    run = cli(
+        config,
+        "certify",
+        "run",
+        "--plan",
+        "tgv-lab-2026.1",
+        "--vendor",
+        "Samples",
+        "--product",
+        "Public",
+        "--version",
+        "1",
+        "--out",
+        str(out),
+        *map(str, sorted(LAB.glob("*.hl7"))),
+    )
+    assert run.returncode == 1  # public samples are not a vendor's certification traffic
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    page = (out / "report.html").as_uri()
+    dom = subprocess.run([browser, *flags, "--dump-dom", page], capture_output=True, text=True, timeout=120)
+    tree = lxml_html.fromstring(dom.stdout)
+    assert tree.xpath("string(//p[@id='verdict'])") == "ÉCHOUÉE / FAILED"
+    rows = tree.xpath("//table[1]/tbody/tr")
+    assert [r.xpath("string(td[1])") for r in rows] == [f"LAB-0{n}" for n in range(1, 7)]
+    assert all(r.xpath("string(td[3])") == "FAIL" for r in rows)
+    unmatched = tree.xpath("//table[@id='unmatched']/tbody/tr")
+    by_source = {r.xpath("string(td[1])"): r for r in unmatched}
+    mirth = by_source["mirth_oru_cbc_v23.hl7#1"]
+    assert mirth.xpath("string(td[2])") == "AR"  # MSH-11 P on a certification channel (T expected)
+    assert "MSH|^~\\&|SendingApp" in mirth.xpath("string(.//code)")  # the violation beside its segment
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [browser, *flags, f"--screenshot={shot}", "--window-size=1280,900", page], capture_output=True, timeout=120
+    )
+    assert shot.stat().st_size > 10_000  # a rendered page, not a blank one
