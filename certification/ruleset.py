@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from hub.hl7 import Code, Header, Issue, Location, Message
 
-from .rules import RULES, Context
+from .rules import RULES, STATEFUL, Context
 from .structure import validate_structure
 
 RULESETS = Path(__file__).parent / "rulesets"
@@ -67,7 +67,7 @@ class RuleRef(BaseModel):
     @field_validator("id")
     @classmethod
     def _known(cls, value: str) -> str:
-        if value not in RULES:
+        if value not in RULES and value not in STATEFUL:
             raise ValueError(f"unknown rule {value!r}")
         return value
 
@@ -88,6 +88,10 @@ class RuleSet(BaseModel):
         """``id-version``, as channels name it."""
         return f"{self.id}-{self.version}"
 
+    def applies(self, rule_id: str) -> bool:
+        """Whether the set names this rule."""
+        return any(ref.id == rule_id for ref in self.rules)
+
     def validate_message(self, msg: Message, header: Header, ctx: Context) -> list[Issue]:
         """Every violation: structure, then profile, then domain rules."""
         issues: list[Issue] = []
@@ -97,7 +101,8 @@ class RuleSet(BaseModel):
         if profile is not None:
             issues.extend(_profile(msg, profile))
         for ref in self.rules:
-            issues.extend(RULES[ref.id](msg, ctx, ref.severity))
+            if ref.id in RULES:
+                issues.extend(RULES[ref.id](msg, ctx, ref.severity))
         return _dedupe(issues)
 
 

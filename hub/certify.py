@@ -15,6 +15,7 @@ from hub.hl7 import HL7Error, decode, parse
 from .client import split_messages
 from .directory import PartnerDirectory, Ruling
 from .interfaces import Inbound, Status
+from .journal import ChainWriter
 from .models import Certificate
 from .partners import issue_certificate
 from .pipeline import ChannelPolicy, Pipeline
@@ -79,6 +80,23 @@ def certify(engine: Engine, result: CampaignResult) -> int | None:
         (now, now + timedelta(days=result.plan.validity_days)),
         operator=f"campaign:{result.vendor}",
     )
+
+
+def journal_run(engine: Engine, result: CampaignResult) -> None:
+    """A campaign's outcome is a certification result: chained in the journal."""
+    failed = [s.scenario.id for s in result.scenarios if not s.passed]
+    with engine.begin() as conn:
+        chain = ChainWriter(conn)
+        chain.append(
+            {
+                "at": datetime.now(UTC),
+                "status": "certification.passed" if result.passed else "certification.failed",
+                "operator": f"campaign:{result.vendor}",
+                "reason": f"{result.product} {result.version} under {result.plan.name}"
+                + (f"; failed: {', '.join(failed)}" if failed else ""),
+            }
+        )
+        chain.close()
 
 
 def list_certificates(engine: Engine) -> list[dict[str, str]]:

@@ -370,16 +370,18 @@ def certify_run(config_file: str | None, out: Path | None, files: tuple[Path, ..
     from certification.report import to_html, to_json, to_junit
 
     from .certify import certify as issue
-    from .certify import judge_files
+    from .certify import journal_run, judge_files
 
     try:
         test_plan = load_plan(who["plan"])
     except (FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    judged = list(judge_files(test_plan, list(files)))
-    with click.progressbar(length=len(judged), label="scenarios", file=sys.stderr) as bar:
-        vendor, product, product_version = who["vendor"], who["product"], who["product_version"]
-        result = run_campaign(test_plan, judged, (vendor, product, product_version), bar.update)
+    from .client import split_messages
+
+    total = sum(len(split_messages(f.read_bytes())) for f in files)
+    vendor, product, product_version = who["vendor"], who["product"], who["product_version"]
+    with click.progressbar(judge_files(test_plan, list(files)), length=total, label="messages", file=sys.stderr) as bar:
+        result = run_campaign(test_plan, list(bar), (vendor, product, product_version))
     folder = out or Path("reports") / f"{test_plan.name}-{product}-{product_version}"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "report.html").write_text(to_html(result), encoding="utf-8")
@@ -388,8 +390,10 @@ def certify_run(config_file: str | None, out: Path | None, files: tuple[Path, ..
     for s in result.scenarios:
         click.echo(f"{s.scenario.id}\t{'PASS' if s.passed else 'FAIL'}\t{s.scenario.title}")
     click.echo(f"reports in {folder}")
+    engine = _engine(config_file)
+    journal_run(engine, result)
     if result.passed:
-        cert_id = issue(_engine(config_file), result)
+        cert_id = issue(engine, result)
         click.echo(f"certificate {cert_id}: {product} {product_version} under {test_plan.name}")
     sys.exit(0 if result.passed else 1)
 

@@ -61,6 +61,9 @@ def _final(pipeline: Pipeline, p: Prepared, v: Verdict) -> bytes | None:
     elif v.status is Status.CONFLICT:
         p = pipeline.conflict(p)
         reply = p.ack
+    elif v.status is Status.ERROR and v.issues:
+        p = pipeline.refused_by_store(p, v.issues)
+        reply = p.ack
     else:
         reply = p.ack
     h = p.header

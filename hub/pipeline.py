@@ -76,6 +76,7 @@ class Prepared:
     ack: bytes | None = None  # the ACK to send (and store, when accepted)
     partner_id: str = ""
     decision: str = ""  # the link policy's reason code
+    check_transitions: bool = False  # lab.status-transition: the store compares with what it holds
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -132,6 +133,7 @@ class Pipeline:
             prepared = Prepared(
                 inbound, sha, Status.ACCEPTED, header, codec, warnings, mapped,
                 partner_id=ruling.partner_id, decision=ruling.reason,
+                check_transitions=bool(policy.ruleset and policy.ruleset.applies("lab.status-transition")),
             )  # fmt: skip
             return self._answer(prepared)
         except HL7Error as err:
@@ -230,6 +232,10 @@ class Pipeline:
             "MSH-10 already received with other content",
         )
         return replace(p, status=Status.CONFLICT, issues=(issue,), ack=self.ack(p, "error", (issue,)))
+
+    def refused_by_store(self, p: Prepared, issues: tuple[Issue, ...]) -> Prepared:
+        """A rule the store checked against the repository failed: AE with its issues."""
+        return replace(p, status=Status.ERROR, issues=issues, ack=self.ack(p, "error", issues))
 
     def outage(self, p: Prepared) -> Prepared:
         """The commit failed: AR 207, never AA; the sender resends later."""

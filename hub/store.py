@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, func, insert, select, update
 
+from certification.rules import illegal_transition
+from hub.hl7 import Code, Issue, Location
 from mappings import LabOrder, Mapped
 from mappings.records import Patient as PatientRecord
 
@@ -46,6 +48,7 @@ class Verdict:
     status: Status
     stored_ack: bytes | None = None  # the ACK stored earlier, for a duplicate
     message_id: int | None = None
+    issues: tuple[Issue, ...] = ()  # rules the store checked against the repository
 
 
 class SQLStore:
@@ -81,6 +84,12 @@ class SQLStore:
                 return Verdict(Status.DUPLICATE, stored_ack=row.ack, message_id=row.id)
             self._journal(chain, p, Status.CONFLICT, raw=journal_raw(p), codes="205", ack_code="AE")
             return Verdict(Status.CONFLICT)
+        if p.check_transitions and p.mapped is not None:
+            issues = _transition_issues(conn, p.mapped)
+            if issues:
+                refused = replace(p, issues=issues)
+                self._journal(chain, refused, Status.ERROR, raw=journal_raw(p), ack_code="AE")
+                return Verdict(Status.ERROR, issues=issues)
         message_id = self._insert(conn, p)
         self._journal(chain, p, Status.ACCEPTED, message_id=message_id)
         return Verdict(Status.ACCEPTED, message_id=message_id)
@@ -217,6 +226,46 @@ def _next_versions(conn: Connection, table: Any, keys: list[str]) -> dict[str, i
     ).all()
     current: dict[str, int] = {k: v for k, v in rows}  # noqa: C416 - typed
     return {k: current.get(k, 0) + 1 for k in keys}
+
+
+def _latest_status(conn: Connection, table: Any, keys: list[str]) -> dict[str, str]:
+    if not keys:
+        return {}
+    newest = (
+        select(table.c.key, func.max(table.c.version).label("v")).where(table.c.key.in_(keys)).group_by(table.c.key)
+    )
+    sub = newest.subquery()
+    rows = conn.execute(
+        select(table.c.key, table.c.status).join(sub, (table.c.key == sub.c.key) & (table.c.version == sub.c.v))
+    ).all()
+    return {r.key: r.status for r in rows}
+
+
+def _transition_issues(conn: Connection, mapped: Mapped) -> tuple[Issue, ...]:
+    """lab.status-transition: final or corrected results never go back to preliminary."""
+    orders = _latest_status(conn, lab_orders, [o.key for o in mapped.lab_orders])
+    observations = _latest_status(conn, lab_observations, [x.key for o in mapped.lab_orders for x in o.observations])
+    issues = []
+    obx_seq = 0  # ERR-2 counts OBX segments across the message; set IDs restart under each OBR
+    for n, order in enumerate(mapped.lab_orders, start=1):
+        if illegal_transition(orders.get(order.key, ""), order.status):
+            issues.append(_transition(Location("OBR", n, 25), orders[order.key], order.status))
+        for obs in order.observations:
+            obx_seq += 1
+            if illegal_transition(observations.get(obs.key, ""), obs.status):
+                issues.append(_transition(Location("OBX", obx_seq, 11), observations[obs.key], obs.status))
+    return tuple(issues)
+
+
+def _transition(loc: Location, before: str, after: str) -> Issue:
+    return Issue(
+        Code.TABLE_VALUE_NOT_FOUND,
+        loc,
+        f"statut {before} puis {after} : retour en arrière interdit",
+        f"status {before} then {after}: going back is not allowed",
+        "E",
+        "lab.status-transition",
+    )
 
 
 def _take(versions: dict[str, int], key: str) -> int:

@@ -216,3 +216,33 @@ def test_group_commit_shares_transactions_and_acks_every_message(engine: Engine)
     assert count(engine, Message) == 200
     assert max(store.batches) > 1
     assert sum(store.batches) == 200
+
+
+def test_final_then_preliminary_is_refused_when_the_rule_set_asks(engine: Engine) -> None:
+    """lab.status-transition: F then P gets AE 103 at OBR-25 and OBX-11; F then C is accepted."""
+    from certification.ruleset import load_ruleset
+
+    policy = ChannelPolicy("lab", "lab", ruleset=load_ruleset("tgv-lab-2026.1"))
+    ruled = Pipeline(channels={"lab": policy}, directory=PartnerDirectory.from_specs([LIS_CHUM]))
+    intake = InlineIntake(ruled, SQLStore(engine))
+    nam = "LAVH54623112^^^RAMQ^NAM"
+    final = oru("T1", "F").replace("123^^^CHUM^MR~LAVH54623112^^^RAMQ^NAM", nam)
+    prelim = oru("T2", "P").replace("123^^^CHUM^MR~LAVH54623112^^^RAMQ^NAM", nam)
+    corrected = oru("T3", "C").replace("123^^^CHUM^MR~LAVH54623112^^^RAMQ^NAM", nam)
+    first = send(intake, final.encode())
+    assert first is not None
+    assert parse_ack(first).code == "AA"
+    back = send(intake, prelim.encode())
+    assert back is not None
+    ack = parse_ack(back)
+    assert ack.code == "AE"
+    locations = [e.split("|")[2] for e in ack.errors]
+    assert locations == ["OBR^1^25", "OBX^1^11", "OBX^2^11"]
+    assert all("|103^" in e for e in ack.errors)
+    forward = send(intake, corrected.encode())
+    assert forward is not None
+    assert parse_ack(forward).code == "AA"
+    assert count(engine, LabOrder) == 2
+    with engine.connect() as conn:
+        refused = conn.execute(select(JournalEntry).where(JournalEntry.control_id == "T2")).one()
+    assert (refused.status, refused.ack_code, refused.codes) == ("error", "AE", "103,103,103")
