@@ -170,12 +170,12 @@ class RuleSetError(Exception):
 
 @cache
 def load_ruleset(name: str) -> RuleSet:
-    """The rule set ``id-version`` from certification/rulesets/.
+    """The rule set ``id-version`` from certification/rulesets/, or a rule set file's path.
 
     Raises:
         RuleSetError: no such file, or an invalid one.
     """
-    path = RULESETS / f"{name}.yaml"
+    path = Path(name) if name.endswith((".yaml", ".yml")) else RULESETS / f"{name}.yaml"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in RULESETS.glob("*.yaml")))
         raise RuleSetError(f"unknown rule set {name!r} (known: {known})")

@@ -398,6 +398,35 @@ def certify_run(config_file: str | None, out: Path | None, files: tuple[Path, ..
     sys.exit(0 if result.passed else 1)
 
 
+@certify.command("import-profile")
+@click.argument("profile", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--id", "rule_id", required=True, help="Rule set id, e.g. nist-oru.")
+@click.option("--version", "rule_version", required=True)
+@click.option("--domain", type=click.Choice(["lab", "pharmacy", "imaging"]), default="lab", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="YAML file to write.")
+def certify_import_profile(profile: Path, rule_id: str, rule_version: str, domain: str, out: Path) -> None:
+    """Turn a NIST/IGAMT conformance profile (XML) into a rule set (YAML)."""
+    import yaml
+    from lxml import etree
+
+    from certification.profile_import import import_profile
+
+    try:
+        ruleset, hl7_version = import_profile(profile, rule_id, rule_version, domain)
+    except (etree.XMLSyntaxError, ValueError) as exc:
+        raise click.ClickException(f"{profile}: {exc}") from None
+    data = ruleset.model_dump(mode="json", exclude_none=True)
+    for message in data["messages"].values():
+        for constraint in message["fields"].values():
+            if constraint.get("usage") == "O" and len(constraint) == 1:
+                constraint.clear()
+        message["fields"] = {k: v for k, v in message["fields"].items() if v}
+    header = f"# Imported from {profile.name} (HL7 {hl7_version}) by `passerelle certify import-profile`.\n"
+    out.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    count = sum(len(m["fields"]) for m in data["messages"].values())
+    click.echo(f"{out}: {len(data['messages'])} message type(s), {count} field constraints")
+
+
 @certify.command("certificates")
 @config_option
 @click.option("--json", "as_json", is_flag=True)
