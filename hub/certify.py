@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select, update
 
 from certification.campaign import CampaignResult, Judged, TestPlan
 from certification.ruleset import load_ruleset
-from hub.hl7 import HL7Error, decode, parse
+from hub.hl7 import HL7Error, Message, decode, parse
 
 from .client import split_messages
 from .directory import PartnerDirectory, Ruling
@@ -19,6 +21,7 @@ from .journal import ChainWriter
 from .models import Certificate
 from .partners import issue_certificate
 from .pipeline import ChannelPolicy, Pipeline
+from .store import campaign_messages, campaigns, issue_from_json
 
 ANSWERS = {Status.ACCEPTED: "AA", Status.ERROR: "AE", Status.CONFLICT: "AE"}
 
@@ -26,7 +29,16 @@ ANSWERS = {Status.ACCEPTED: "AA", Status.ERROR: "AE", Status.CONFLICT: "AE"}
 class CampaignDirectory(PartnerDirectory):
     """Certification traffic comes from the product under test, not from a registered partner."""
 
-    def authorize(self, application: str, facility: str, fingerprint: str, channel: str, domain: str) -> Ruling:
+    def authorize(
+        self,
+        application: str,
+        facility: str,
+        fingerprint: str,
+        channel: str,
+        domain: str,
+        *,
+        certification: bool = False,
+    ) -> Ruling:
         """Every sender is the vendor under test."""
         return Ruling(True, "campaign", "")
 
@@ -80,6 +92,62 @@ def certify(engine: Engine, result: CampaignResult) -> int | None:
         (now, now + timedelta(days=result.plan.validity_days)),
         operator=f"campaign:{result.vendor}",
     )
+
+
+def open_campaign(engine: Engine, plan: str, who: tuple[str, str, str]) -> int:
+    """Open a campaign: live traffic from the product version lands in it until it is closed."""
+    vendor, product, version = who
+    with engine.begin() as conn:
+        if conn.execute(
+            select(campaigns.c.id).where(
+                campaigns.c.product == product, campaigns.c.version == version, campaigns.c.status == "open"
+            )
+        ).first():
+            raise ValueError(f"a campaign is already open for {product} {version}")
+        row = {"plan": plan, "vendor": vendor, "product": product, "version": version, "status": "open"}
+        campaign_id = conn.execute(
+            insert(campaigns).returning(campaigns.c.id), {**row, "opened_at": datetime.now(UTC)}
+        ).scalar_one()
+    return int(campaign_id)
+
+
+def close_campaign(engine: Engine, campaign_id: int) -> CampaignResult:
+    """Judge the campaign's live traffic against its plan, close it, journal it, certify on success."""
+    from certification.campaign import load_plan, run_campaign
+
+    with engine.connect() as conn:
+        campaign = conn.execute(select(campaigns).where(campaigns.c.id == campaign_id)).first()
+        if campaign is None or campaign.status != "open":
+            raise ValueError(f"no open campaign {campaign_id}")
+        rows = conn.execute(
+            select(campaign_messages)
+            .where(campaign_messages.c.campaign_id == campaign_id)
+            .order_by(campaign_messages.c.id)
+        ).all()
+    plan = load_plan(campaign.plan)
+    judged = [_judged(f"live#{n}", r) for n, r in enumerate(rows, start=1)]
+    result = run_campaign(plan, judged, (campaign.vendor, campaign.product, campaign.version))
+    with engine.begin() as conn:
+        conn.execute(
+            update(campaigns)
+            .where(campaigns.c.id == campaign_id)
+            .values(status="closed", passed=result.passed, closed_at=datetime.now(UTC))
+        )
+    journal_run(engine, result)
+    certify(engine, result)
+    return result
+
+
+def _judged(source: str, row: Any) -> Judged:
+    raw: bytes = row.raw
+    try:
+        text = decode(raw).text
+        msg: Message | None = parse(text)
+    except HL7Error:
+        text, msg = raw.decode("latin-1"), None
+    issues = tuple(issue_from_json(i) for i in json.loads(row.issues))
+    keys = tuple(json.loads(row.order_keys))
+    return Judged(source, row.control_id, row.answer, issues, msg, text, not raw.isascii(), keys)
 
 
 def journal_run(engine: Engine, result: CampaignResult) -> None:

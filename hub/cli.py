@@ -427,6 +427,51 @@ def certify_import_profile(profile: Path, rule_id: str, rule_version: str, domai
     click.echo(f"{out}: {len(data['messages'])} message type(s), {count} field constraints")
 
 
+@certify.command("open")
+@config_option
+@click.option("--plan", required=True, help="A plan name (certification/plans/) or a plan file.")
+@click.option("--vendor", required=True)
+@click.option("--product", required=True)
+@click.option("--version", "product_version", required=True)
+def certify_open(config_file: str | None, plan: str, vendor: str, product: str, product_version: str) -> None:
+    """Open a campaign: the product's traffic on a certification channel lands in it."""
+    from certification.campaign import load_plan
+
+    from .certify import open_campaign
+
+    try:
+        load_plan(plan)
+        campaign_id = open_campaign(_engine(config_file), plan, (vendor, product, product_version))
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"campaign {campaign_id} open for {product} {product_version} under {plan}")
+
+
+@certify.command("close")
+@config_option
+@click.argument("campaign_id", type=int)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Report folder.")
+def certify_close(config_file: str | None, campaign_id: int, out: Path | None) -> None:
+    """Judge the campaign's live traffic, write the reports, certify when every scenario passed."""
+    from certification.report import to_html, to_json, to_junit
+
+    from .certify import close_campaign
+
+    try:
+        result = close_campaign(_engine(config_file), campaign_id)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    folder = out or Path("reports") / f"campaign-{campaign_id}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.html").write_text(to_html(result), encoding="utf-8")
+    (folder / "report.json").write_text(to_json(result), encoding="utf-8")
+    (folder / "junit.xml").write_bytes(to_junit(result))
+    for s in result.scenarios:
+        click.echo(f"{s.scenario.id}\t{'PASS' if s.passed else 'FAIL'}\t{s.scenario.title}")
+    click.echo(f"reports in {folder}")
+    sys.exit(0 if result.passed else 1)
+
+
 @certify.command("certificates")
 @config_option
 @click.option("--json", "as_json", is_flag=True)

@@ -105,8 +105,21 @@ class PartnerDirectory:
             self._mark = mark
             return True
 
-    def authorize(self, application: str, facility: str, fingerprint: str, channel: str, domain: str) -> Ruling:
-        """The link decision for one message (MSH-3.1, MSH-4.1, TLS fingerprint, channel)."""
+    def authorize(
+        self,
+        application: str,
+        facility: str,
+        fingerprint: str,
+        channel: str,
+        domain: str,
+        *,
+        certification: bool = False,
+    ) -> Ruling:
+        """The link decision for one message (MSH-3.1, MSH-4.1, TLS fingerprint, channel).
+
+        On a certification channel a partner that needs a certificate may link without one:
+        it is there to earn it. Every other check stays.
+        """
         snap = self.snapshot
         key = msh_key(application, facility)
         by_msh = snap.by_identity.get(("msh", key))
@@ -123,9 +136,14 @@ class PartnerDirectory:
             return Ruling(False, "identity-mismatch", partner_id)
         if not fingerprint and p.certificates:
             return Ruling(False, "tls-required", partner_id)
-        return self._policy(p, channel, domain)
+        return self._policy(p, channel, domain, certification=certification)
 
-    def _policy(self, p: PartnerView, channel: str, domain: str) -> Ruling:
+    def product_of(self, partner_id: str) -> tuple[str, str]:
+        """(product, version) of a partner, or empty strings."""
+        p = self.snapshot.partners.get(partner_id)
+        return p.product if p else ("", "")
+
+    def _policy(self, p: PartnerView, channel: str, domain: str, *, certification: bool) -> Ruling:
         now = self.clock()
         try:
             policy = in_force(self.policies, now.date())
@@ -138,7 +156,9 @@ class PartnerDirectory:
             return Ruling(False, "suspended", p.id)
         if rule == "refuse":
             return Ruling(False, "category-refused", p.id)
-        if rule == "certified":
+        if rule == "certified" and certification:
+            pass  # certification traffic: the certificate is what the campaign decides
+        elif rule == "certified":
             expiry = self.snapshot.certified.get(p.product)
             if expiry is None:
                 return Ruling(False, "uncertified", p.id)

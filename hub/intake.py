@@ -64,6 +64,9 @@ def _final(pipeline: Pipeline, p: Prepared, v: Verdict) -> bytes | None:
     elif v.status is Status.ERROR and v.issues:
         p = pipeline.refused_by_store(p, v.issues)
         reply = p.ack
+    elif v.status is Status.REJECTED and v.issues:
+        p = pipeline.refused_by_store(p, v.issues, outcome="rejected")
+        reply = p.ack
     else:
         reply = p.ack
     h = p.header

@@ -56,6 +56,7 @@ class Status(StrEnum):
     ERROR = "error"  # AE: content error
     REJECTED = "rejected"  # AR: not processable here
     REFUSED = "refused"  # AR: link not authorized (security event)
+    CERTIFICATION = "certification"  # certification traffic kept in its campaign, never clinical
     IGNORED = "ignored"  # an ACK sent to the hub: journaled, never acknowledged
     PROTOCOL = "protocol"  # framing failure: junk or oversize, connection closed
 

@@ -255,3 +255,34 @@ class JournalHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int]
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class Campaign(Base):
+    """A certification campaign for one product version under one test plan."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[pk]
+    plan: Mapped[text]  # id-version, or a plan file path
+    vendor: Mapped[text]
+    product: Mapped[text]
+    version: Mapped[text]
+    status: Mapped[str] = mapped_column(String(16))  # open, closed
+    passed: Mapped[bool | None] = mapped_column(default=None)
+    opened_at: Mapped[stamp]
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CampaignMessage(Base):
+    """Certification traffic received live: kept here, never in the clinical tables."""
+
+    __tablename__ = "campaign_messages"
+
+    id: Mapped[pk]
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    received_at: Mapped[stamp]
+    control_id: Mapped[text]
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    answer: Mapped[str] = mapped_column(String(2))
+    issues: Mapped[text]  # JSON list
+    order_keys: Mapped[text]  # JSON list

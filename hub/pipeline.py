@@ -77,6 +77,7 @@ class Prepared:
     partner_id: str = ""
     decision: str = ""  # the link policy's reason code
     check_transitions: bool = False  # lab.status-transition: the store compares with what it holds
+    campaign_product: tuple[str, str] | None = None  # certification traffic: the open campaign's product
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -107,6 +108,7 @@ class Pipeline:
         policy = self.channels[inbound.channel]
         header: Header | None = None
         codec = ""
+        ruling: Ruling | None = None  # kept for the journal when a later step fails
         try:
             if inbound.defect is not None:
                 raise RejectError(_defect_issue(inbound.defect))
@@ -138,7 +140,9 @@ class Pipeline:
             return self._answer(prepared)
         except HL7Error as err:
             status = Status.REJECTED if err.ack_code == "AR" else Status.ERROR
-            return self._answer(Prepared(inbound, sha, status, header, codec, err.issues))
+            partner, decision = (ruling.partner_id, ruling.reason) if ruling else ("", "")
+            failed = Prepared(inbound, sha, status, header, codec, err.issues, partner_id=partner, decision=decision)
+            return self._answer(failed)
         except Exception as exc:  # a bug on odd input must cost one AR, never the hub
             tb = exc.__traceback__
             while tb is not None and tb.tb_next is not None:
@@ -153,7 +157,14 @@ class Pipeline:
         d = header.d
         application = part(header.sending_application, d, 1)
         facility = part(header.sending_facility, d, 1)
-        ruling = self.directory.authorize(application, facility, inbound.tls_fingerprint, policy.name, policy.domain)
+        ruling = self.directory.authorize(
+            application,
+            facility,
+            inbound.tls_fingerprint,
+            policy.name,
+            policy.domain,
+            certification=policy.certification,
+        )
         if not ruling.allowed:
             blocked = self.limiter.refused(inbound.peer)
             log.warning(
@@ -200,6 +211,9 @@ class Pipeline:
 
     def _answer(self, p: Prepared) -> Prepared:
         outcome = {Status.ACCEPTED: "accepted", Status.ERROR: "error"}.get(p.status, "rejected")  # REFUSED: AR
+        policy = self.channels.get(p.inbound.channel)
+        if policy is not None and policy.certification and p.status is not Status.REFUSED and p.partner_id:
+            p = replace(p, campaign_product=self.directory.product_of(p.partner_id))
         return replace(p, ack=self.ack(p, outcome, p.issues))
 
     def ack(self, p: Prepared, outcome: str, issues: tuple[Issue, ...]) -> bytes:
@@ -233,9 +247,10 @@ class Pipeline:
         )
         return replace(p, status=Status.CONFLICT, issues=(issue,), ack=self.ack(p, "error", (issue,)))
 
-    def refused_by_store(self, p: Prepared, issues: tuple[Issue, ...]) -> Prepared:
-        """A rule the store checked against the repository failed: AE with its issues."""
-        return replace(p, status=Status.ERROR, issues=issues, ack=self.ack(p, "error", issues))
+    def refused_by_store(self, p: Prepared, issues: tuple[Issue, ...], outcome: str = "error") -> Prepared:
+        """A check the store made against the repository failed: AE (or AR) with its issues."""
+        status = Status.ERROR if outcome == "error" else Status.REJECTED
+        return replace(p, status=status, issues=issues, ack=self.ack(p, outcome, issues))
 
     def outage(self, p: Prepared) -> Prepared:
         """The commit failed: AR 207, never AA; the sender resends later."""

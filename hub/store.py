@@ -30,7 +30,7 @@ from mappings.records import Patient as PatientRecord
 
 from .interfaces import Status
 from .journal import ChainWriter
-from .models import LabObservation, Message, Patient, PatientIdentifier
+from .models import Campaign, CampaignMessage, LabObservation, Message, Patient, PatientIdentifier
 from .models import LabOrder as LabOrderRow
 from .pipeline import Prepared, journal_raw
 
@@ -39,6 +39,8 @@ patients = cast(Table, Patient.__table__)
 identifiers = cast(Table, PatientIdentifier.__table__)
 lab_orders = cast(Table, LabOrderRow.__table__)
 lab_observations = cast(Table, LabObservation.__table__)
+campaigns = cast(Table, Campaign.__table__)
+campaign_messages = cast(Table, CampaignMessage.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,8 @@ class SQLStore:
             return verdicts
 
     def _one(self, conn: Connection, chain: ChainWriter, p: Prepared) -> Verdict:
+        if p.campaign_product is not None and p.status in (Status.ACCEPTED, Status.ERROR):
+            return self._campaign(conn, chain, p)
         if p.status is not Status.ACCEPTED:
             self._journal(chain, p, p.status, raw=journal_raw(p))
             return Verdict(p.status)
@@ -93,6 +97,40 @@ class SQLStore:
         message_id = self._insert(conn, p)
         self._journal(chain, p, Status.ACCEPTED, message_id=message_id)
         return Verdict(Status.ACCEPTED, message_id=message_id)
+
+    def _campaign(self, conn: Connection, chain: ChainWriter, p: Prepared) -> Verdict:
+        """Certification traffic: into the open campaign for the partner's product, never clinical."""
+        product, version = p.campaign_product or ("", "")
+        campaign_id = conn.execute(
+            select(campaigns.c.id).where(
+                campaigns.c.product == product, campaigns.c.version == version, campaigns.c.status == "open"
+            )
+        ).scalar()
+        if campaign_id is None:
+            issue = Issue(
+                Code.INTERNAL_ERROR,
+                Location("MSH", 1),
+                "aucune campagne ouverte pour ce produit",
+                "no open campaign for this product version",
+            )
+            self._journal(chain, replace(p, issues=(issue,)), Status.REJECTED, raw=journal_raw(p), ack_code="AR")
+            return Verdict(Status.REJECTED, issues=(issue,))
+        answer = "AA" if p.status is Status.ACCEPTED else "AE"
+        keys = [o.key for o in p.mapped.lab_orders] if p.mapped else []
+        conn.execute(
+            insert(campaign_messages),
+            {
+                "campaign_id": campaign_id,
+                "received_at": p.inbound.received_at,
+                "control_id": p.header.control_id if p.header else "",
+                "raw": p.inbound.raw,
+                "answer": answer,
+                "issues": json.dumps([issue_to_json(i) for i in p.issues], ensure_ascii=False),
+                "order_keys": json.dumps(keys, ensure_ascii=False),
+            },
+        )
+        self._journal(chain, p, Status.CERTIFICATION, raw=journal_raw(p), ack_code=answer)
+        return Verdict(Status.CERTIFICATION)
 
     def _insert(self, conn: Connection, p: Prepared) -> int:
         h, mapped = p.header, p.mapped
@@ -167,6 +205,25 @@ class SQLStore:
 def row(record: object) -> dict[str, Any]:
     """A record's fields as a dict, shallow (dataclasses.asdict deep-copies: 25% of the writer's CPU)."""
     return {f.name: getattr(record, f.name) for f in fields(record)}  # type: ignore[arg-type]
+
+
+def issue_to_json(issue: Issue) -> dict[str, Any]:
+    """An issue as stored with certification traffic."""
+    return {
+        "code": issue.code.value,
+        "location": issue.location.parts(),
+        "severity": issue.severity,
+        "fr": issue.text_fr,
+        "en": issue.text_en,
+        "rule": issue.rule,
+    }
+
+
+def issue_from_json(data: dict[str, Any]) -> Issue:
+    """The inverse of `issue_to_json`."""
+    seg, *nums = data["location"]
+    loc = Location(seg, *(int(n) if n else None for n in nums))
+    return Issue(Code(data["code"]), loc, data["fr"], data["en"], data["severity"], data["rule"])
 
 
 def reasons(p: Prepared) -> str:

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -103,6 +104,7 @@ def write_config(
     busy_timeout_ms: int = 5000,
     partners: list[dict[str, object]] | None = None,
     security: dict[str, object] | None = None,
+    extra_channels: list[dict[str, object]] | None = None,
     **channel: object,
 ) -> Path:
     """A config file with one lab channel on `port` and the default partners."""
@@ -110,7 +112,7 @@ def write_config(
     ch.update(channel)
     data: dict[str, object] = {
         "database": {"url": db_url, "busy_timeout_ms": busy_timeout_ms},
-        "channels": [ch],
+        "channels": [ch, *(extra_channels or [])],
         "partners": DEFAULT_PARTNERS if partners is None else partners,
     }
     if security:
@@ -144,6 +146,12 @@ def start_server(tmp_path: Path, db_url: str, port: int | None = None, **options
 
 
 @pytest.fixture(scope="session")
+def port_maker() -> object:
+    """`free_port` itself."""
+    return free_port
+
+
+@pytest.fixture(scope="session")
 def start_server_fn() -> object:
     """`start_server` itself, for module-scoped fixtures that build their own config."""
     return start_server
@@ -172,3 +180,70 @@ def server_factory(tmp_path: Path) -> Iterator[object]:
     yield make
     for srv in started:
         srv.stop()
+
+
+# -- certification traffic from a vendor, shared by the campaign tests ------------------------
+def _obr(status: str, filler: str = "F100") -> str:
+    return "|".join(
+        ["OBR", "1", "", f"{filler}^LAB", "2345-7^Glucose^LN", "", "", "20260101080000"] + [""] * 17 + [status]
+    )
+
+
+def vendor_message(
+    cid: str,
+    status: str,
+    *,
+    app: str = "VENDLAB",
+    fac: str = "LABO",
+    obx_status: str = "F",
+    obx3: str = "2345-7^Glucose^LN",
+    charset: str = "",
+    note: str = "",
+    filler: str = "F100",
+) -> str:
+    """A v2.5.1 ORU^R01 from the product under test (MSH-11 T)."""
+    msh18 = f"||||||{charset}" if charset else ""
+    nte = f"NTE|1||{note}\r" if note else ""
+    return (
+        f"MSH|^~\\&|{app}|{fac}|DSQ|QC|20260101120000||ORU^R01^ORU_R01|{cid}|T|2.5.1{msh18}\r"
+        "PID|1||LAVH54623112^^^RAMQ^NAM||Lavoie^Helene||19541231|F\r"
+        f"{_obr(status, filler)}\r{nte}"
+        f"OBX|1|NM|{obx3}||5.4|mmol/L|3.9-6.1|N|||{obx_status}\r"
+    )
+
+
+def vendor_traffic(folder: Path, app: str = "VENDLAB", fac: str = "LABO") -> list[Path]:
+    """One file per scenario, named after it, as a vendor would record them."""
+    files = {
+        "LAB-01_final.hl7": vendor_message("LAB-01-1", "F", app=app, fac=fac).encode(),
+        "LAB-02_prelim_then_final.hl7": (
+            vendor_message("LAB-02-1", "P", app=app, fac=fac, obx_status="P", filler="F200")
+            + "\n"
+            + vendor_message("LAB-02-2", "F", app=app, fac=fac, filler="F200")
+        ).encode(),
+        "LAB-03_corrected.hl7": vendor_message("LAB-03-1", "C", app=app, fac=fac, obx_status="C").encode(),
+        "LAB-04_cancelled.hl7": vendor_message("LAB-04-1", "X", app=app, fac=fac, obx_status="X").encode(),
+        "LAB-05_french.hl7": vendor_message(
+            "LAB-05-1", "F", app=app, fac=fac, charset="8859/1", note="Échantillon hémolysé"
+        ).encode("latin-1"),
+        "LAB-06_refused.hl7": vendor_message("LAB-06-1", "F", app=app, fac=fac, obx3="GLU^Glucose^L").encode(),
+    }
+    paths = []
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+        paths.append(folder / name)
+    return paths
+
+
+@dataclass
+class TrafficMaker:
+    """The vendor traffic helpers, as a fixture."""
+
+    message: Any
+    files: Any
+
+
+@pytest.fixture
+def traffic_maker() -> TrafficMaker:
+    """Build certification traffic (LAB-01 to LAB-06) for the tgv-lab plan."""
+    return TrafficMaker(vendor_message, vendor_traffic)

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -16,56 +17,6 @@ from lxml import html as lxml_html
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT.parent / "shared" / "samples" / "hl7v2" / "lab"
-
-
-def _obr(status: str, filler: str = "F100") -> str:
-    return "|".join(
-        ["OBR", "1", "", f"{filler}^LAB", "2345-7^Glucose^LN", "", "", "20260101080000"] + [""] * 17 + [status]
-    )
-
-
-def vendor_message(
-    cid: str,
-    status: str,
-    *,
-    obx_status: str = "F",
-    obx3: str = "2345-7^Glucose^LN",
-    charset: str = "",
-    note: str = "",
-    filler: str = "F100",
-) -> str:
-    """A v2.5.1 ORU^R01 from the product under test (MSH-11 T)."""
-    msh18 = f"||||||{charset}" if charset else ""
-    nte = f"NTE|1||{note}\r" if note else ""
-    return (
-        f"MSH|^~\\&|VENDLAB|LABO|DSQ|QC|20260101120000||ORU^R01^ORU_R01|{cid}|T|2.5.1{msh18}\r"
-        "PID|1||LAVH54623112^^^RAMQ^NAM||Lavoie^Helene||19541231|F\r"
-        f"{_obr(status, filler)}\r{nte}"
-        f"OBX|1|NM|{obx3}||5.4|mmol/L|3.9-6.1|N|||{obx_status}\r"
-    )
-
-
-def vendor_traffic(folder: Path) -> list[Path]:
-    """One file per scenario, named after it, as a vendor would record them."""
-    files = {
-        "LAB-01_final.hl7": vendor_message("V01", "F").encode(),
-        "LAB-02_prelim_then_final.hl7": (
-            vendor_message("V02A", "P", obx_status="P", filler="F200")
-            + "\n"
-            + vendor_message("V02B", "F", filler="F200")
-        ).encode(),
-        "LAB-03_corrected.hl7": vendor_message("V03", "C", obx_status="C").encode(),
-        "LAB-04_cancelled.hl7": vendor_message("V04", "X", obx_status="X").encode(),
-        "LAB-05_french.hl7": vendor_message("V05", "F", charset="8859/1", note="Échantillon hémolysé").encode(
-            "latin-1"
-        ),
-        "LAB-06_refused.hl7": vendor_message("V06", "F", obx3="GLU^Glucose^L").encode(),
-    }
-    paths = []
-    for name, data in files.items():
-        (folder / name).write_bytes(data)
-        paths.append(folder / name)
-    return paths
 
 
 def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -89,7 +40,9 @@ def config(tmp_path: Path) -> Path:
     return path
 
 
-def test_passing_campaign_issues_a_certificate_and_stores_nothing_clinical(config: Path, tmp_path: Path) -> None:
+def test_passing_campaign_issues_a_certificate_and_stores_nothing_clinical(
+    config: Path, tmp_path: Path, traffic_maker: Any
+) -> None:
     """All six scenarios pass: reports in three forms, a certificate, no message in the repository."""
     traffic = tmp_path / "traffic"
     traffic.mkdir()
@@ -108,7 +61,7 @@ def test_passing_campaign_issues_a_certificate_and_stores_nothing_clinical(confi
         "4.2",
         "--out",
         str(out),
-        *map(str, vendor_traffic(traffic)),
+        *map(str, traffic_maker.files(traffic)),
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert [line.split("\t")[:2] for line in run.stdout.splitlines()[:6]] == [
@@ -127,12 +80,12 @@ def test_passing_campaign_issues_a_certificate_and_stores_nothing_clinical(confi
     assert statuses == [("certification.passed",), ("certificate.issued",)]
 
 
-def test_a_failing_scenario_is_reported_and_not_certified(config: Path, tmp_path: Path) -> None:
+def test_a_failing_scenario_is_reported_and_not_certified(config: Path, tmp_path: Path, traffic_maker: Any) -> None:
     """LAB-06 accepted by mistake (its message is valid) fails the campaign: no certificate."""
     traffic = tmp_path / "traffic"
     traffic.mkdir()
-    files = vendor_traffic(traffic)
-    files[-1].write_bytes(vendor_message("V06", "F").encode())  # the hub accepts it: the scenario expects AE
+    files = traffic_maker.files(traffic)
+    files[-1].write_bytes(traffic_maker.message("V06", "F").encode())  # the hub accepts it: the scenario expects AE
     run = cli(
         config,
         "certify",

@@ -1,0 +1,115 @@
+"""A live certification campaign over MLLP: open, traffic on the certification channel, close, certificate.
+
+The partner is private-ramq and uncertified: refused on the production channel before the
+campaign, accepted after its certificate is issued. Certification traffic never reaches the
+clinical tables.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.client import MLLPClient, parse_ack, split_messages
+
+ROOT = Path(__file__).resolve().parents[2]
+VENDOR = {
+    "id": "acme-labsys",
+    "name": "Acme LabSys",
+    "category": "private-ramq",
+    "domains": ["lab"],
+    "product": {"name": "LabSys", "version": "5.0"},
+    "identities": [{"sending_application": "VENDLAB", "sending_facility": "LABO"}],
+}
+
+
+@pytest.fixture
+def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A hub with a production lab channel and a certification lab channel."""
+    start_server = request.getfixturevalue("start_server_fn")
+    cert_port = request.getfixturevalue("port_maker")()
+    cert = {
+        "name": "cert",
+        "protocol": "mllp",
+        "listen": f"tcp:{cert_port}:interface=127.0.0.1",
+        "domain": "lab",
+        "certification": True,
+        "processing_ids": ["T"],
+        "ruleset": "tgv-lab-2026.1",
+    }
+    server = start_server(
+        tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", partners=[VENDOR], extra_channels=[cert], ruleset="tgv-lab-2026.1"
+    )
+    server.cert_port = cert_port
+    yield server
+    server.stop()
+
+
+def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m hub ARGS --config CONFIG`."""
+    return subprocess.run(
+        [sys.executable, "-m", "hub", *args, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env=os.environ.copy(),
+    )
+
+
+def send_all(port: int, messages: list[bytes]) -> list[str]:
+    """MSA-1 of each message, on one connection."""
+    client = MLLPClient("127.0.0.1", port)
+    try:
+        return [parse_ack(client.send(m)).code for m in messages]
+    finally:
+        client.close()
+
+
+def test_live_campaign_certifies_the_product_and_opens_the_production_link(
+    hub: Any, tmp_path: Path, traffic_maker: Any
+) -> None:
+    """Uncertified: AR in production. Campaign traffic: AA x6, AE for LAB-06. Closed: PASS, then AA in production."""
+    production = traffic_maker.message("PROD-1", "F").replace("|T|2.5.1", "|P|2.5.1").encode()
+    assert send_all(hub.port, [production]) == ["AR"]
+    opened = cli(
+        hub.config,
+        "certify",
+        "open",
+        "--plan",
+        "tgv-lab-2026.1",
+        "--vendor",
+        "Acme",
+        "--product",
+        "LabSys",
+        "--version",
+        "5.0",
+    )
+    assert opened.returncode == 0, opened.stderr
+    folder = tmp_path / "traffic"
+    folder.mkdir()
+    messages = [m for f in traffic_maker.files(folder) for m in split_messages(f.read_bytes())]
+    assert send_all(hub.cert_port, messages) == ["AA"] * 6 + ["AE"]
+    closed = cli(hub.config, "certify", "close", "1", "--out", str(tmp_path / "report"))
+    assert closed.returncode == 0, closed.stdout + closed.stderr
+    assert (tmp_path / "report" / "report.html").is_file()
+    db = hub.db_url.removeprefix("sqlite:///")
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM messages").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM campaign_messages").fetchone() == (7,)
+        assert conn.execute("SELECT product_name, product_version FROM certificates").fetchall() == [("LabSys", "5.0")]
+    production = production.replace(b"PROD-1", b"PROD-2")
+    assert send_all(hub.port, [production]) == ["AA"]
+    assert cli(hub.config, "journal", "verify").returncode == 0
+
+
+def test_certification_traffic_without_an_open_campaign_is_refused(hub: Any, traffic_maker: Any) -> None:
+    """No open campaign for the product: AR, and nothing is kept."""
+    assert send_all(hub.cert_port, [traffic_maker.message("LAB-01-X", "F").encode()]) == ["AR"]
