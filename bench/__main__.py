@@ -146,7 +146,25 @@ def start_hub(db_url: str, tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
     config = {
         "database": {"url": db_url},
         "logging": {"level": "warning"},
-        "channels": [{"name": "lab", "protocol": "mllp", "listen": f"tcp:{port}:interface=127.0.0.1", "domain": "lab"}],
+        "channels": [
+            {
+                "name": "lab",
+                "protocol": "mllp",
+                "listen": f"tcp:{port}:interface=127.0.0.1",
+                "domain": "lab",
+                "ruleset": "tgv-lab-2026.1",
+            }
+        ],
+        "partners": [
+            {
+                "id": "bench-sil-chum",
+                "name": "Bench sender",
+                "category": "government",
+                "domains": ["lab"],
+                "product": {"name": "bench", "version": "1"},
+                "identities": [{"sending_application": "SIL", "sending_facility": "CHUM"}],
+            }
+        ],
     }
     path = tmp / f"bench-{port}.yaml"
     path.write_text(yaml.safe_dump(config))

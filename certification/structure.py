@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
 import regex
 
-from hub.hl7 import Code, Issue, Location, Message
+from hub.hl7 import Code, Issue, Location, Message, unescape
 from hub.hl7.dtm import to_iso
 
 VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.8")
@@ -36,6 +37,7 @@ ERRATA: dict[tuple[str, str], frozenset[str]] = {
 _MAX_MSH_FIELD = 2  # MSH-1 and MSH-2 are the delimiters themselves
 _DATES = frozenset({"DT", "DTM", "TS"})
 _TYPED = _DATES | {"NM", "SI"}
+_SHORTEST = 16  # no primitive limit is below this: shorter values skip the length walk
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +49,8 @@ class FieldRule:
     repeats: bool
     datatype: str
     table: frozenset[str] | None  # values of an HL7 (ID) table, when bound and known
-    checked: bool  # whether a present value needs any check (table, datatype, repetition)
+    checked: bool  # whether a present value needs any check (table, datatype, repetition, length)
+    lengths: tuple[tuple[int, int], ...] = ()  # (component, maximum length); component 0 = the whole field
 
 
 @dataclass
@@ -85,6 +88,35 @@ def _pattern(children: Any, segments: dict[str, Any]) -> str:
     return "".join(out)
 
 
+def _max_lengths() -> dict[str, int]:
+    """Maximum lengths hl7apy gives its primitive datatypes (ST 199, IS 20, TX 65536, NM 16…)."""
+    import hl7apy.base_datatypes as base
+
+    out = {}
+    samples: dict[str, Any] = {"ST": "", "FT": "", "IS": "", "TX": "", "GTS": "", "WD": "", "NM": Decimal(1), "SI": 1}
+    for name, sample in samples.items():
+        limit = getattr(base, name)(sample).max_length
+        if limit:
+            out[name] = int(limit)
+    return out
+
+
+MAX_LENGTHS = _max_lengths()
+
+
+def _lengths(leaf: Any) -> tuple[tuple[int, int], ...]:
+    """(component, limit) for a primitive field or for the primitive components of a composite."""
+    if leaf[0] == "leaf":
+        limit = MAX_LENGTHS.get(leaf[2])
+        return ((0, limit),) if limit else ()
+    out = []
+    for n, component in enumerate(leaf[1], start=1):
+        sub = component[1]
+        if sub[0] == "leaf" and sub[2] in MAX_LENGTHS:
+            out.append((n, MAX_LENGTHS[sub[2]]))
+    return tuple(out)
+
+
 def _field_rules(definition: Any, tables: dict[str, Any], version: str) -> tuple[FieldRule, ...]:
     rules = []
     for name, leaf, card, _kind in definition[1]:
@@ -95,8 +127,9 @@ def _field_rules(definition: Any, tables: dict[str, Any], version: str) -> tuple
         if table_name and leaf[2] == "ID" and table_name in tables:
             values = frozenset(tables[table_name][1]) | ERRATA.get((version, table_name), frozenset())
         repeats = card[1] != 1
-        checked = values is not None or datatype in _TYPED or not repeats
-        rules.append(FieldRule(number, card[0] >= 1, repeats, datatype, values, checked))
+        lengths = _lengths(leaf)
+        checked = values is not None or datatype in _TYPED or not repeats or bool(lengths)
+        rules.append(FieldRule(number, card[0] >= 1, repeats, datatype, values, checked, lengths))
     return tuple(rules)
 
 
@@ -210,6 +243,14 @@ def _fields(seg: Any, rules: tuple[FieldRule, ...]) -> list[Issue]:
                 )
             )
         for rep_no, rep in enumerate(reps, start=1):
+            if rule.lengths and len(rep) > _SHORTEST:
+                too_long = _too_long(rep, rule.lengths, d)
+                if too_long is not None:
+                    loc = Location(seg.id, seg.sequence, n, rep_no if len(reps) > 1 else None, too_long or None)
+                    issues.append(
+                        Issue(Code.VALUE_TOO_LONG, loc, "valeur trop longue", "value too long", "E", "structure.length")
+                    )
+                    break
             first = rep.split(d.component, 1)[0].split(d.subcomponent, 1)[0]
             problem = _value(first, rule)
             if problem:
@@ -227,6 +268,16 @@ def _fields(seg: Any, rules: tuple[FieldRule, ...]) -> list[Issue]:
                 )
                 break
     return issues
+
+
+def _too_long(rep: str, lengths: tuple[tuple[int, int], ...], d: Any) -> int | None:
+    """The first component (0 for the field) longer than its limit, or None."""
+    components = rep.split(d.component) if d.component in rep else [rep]
+    for n, limit in lengths:
+        value = rep if n == 0 else (components[n - 1] if n <= len(components) else "")
+        if len(value) > limit and len(unescape(value, d)) > limit:
+            return n
+    return None
 
 
 def _value(value: str, rule: FieldRule) -> tuple[Code, str, str] | None:

@@ -25,7 +25,7 @@ EXPECTED = {
     "cdc_ti_epic_mayo_oru_v23.hl7": ["AR"],  # a private partner without a certificate: link refused
     "cdc_ti_oru_micro_sign_utf8.hl7": ["AR"],  # MSH-11 N is not in table 0103
     "cerner_elr_lead.hl7": ["AA"],
-    "elr_usrealm_campylobacter.hl7": ["CA"],  # MSH-15/16 NE/NE: the accept ACK anyway
+    "elr_usrealm_campylobacter.hl7": ["CE"],  # tgv-lab: PV2-24 (IS) longer than 20
     "elr_usrealm_hepatitis_c.hl7": ["CE"],  # tgv-lab: OBX-10 not in table 0080, OBX-11 empty
     "google_simhospital_oru_ue.hl7": ["CR"],  # MSH-11 T
     "hapi_hl7std_oml_oul_orl_multi.hl7": ["AR"] * 8 + ["--", "CR", "AE", "AE", "AR"],  # ORL^O34 holds MSA: no ACK
