@@ -63,9 +63,9 @@ def validation_bench() -> dict[str, float]:
     from certification.structure import validate_structure
     from hub.hl7 import decode, parse, read_header
 
-    text = oru("VALID1").decode()
-    msg = parse(decode(oru("VALID1")).text)
-    header = read_header(msg)
+    raw = oru("VALID1")
+    text = raw.decode()
+    header = read_header(parse(decode(raw).text))
     ruleset = load_ruleset("tgv-lab-2026.1")
     ctx = Context(now=datetime.now(UTC))
     parsed = parse_message(text, validation_level=VALIDATION_LEVEL.STRICT)
@@ -75,9 +75,14 @@ def validation_bench() -> dict[str, float]:
             warnings.simplefilter("ignore")
             return Validator.validate(m, report_file=None)
 
+    # Each run parses afresh (values decoded once per message are memoized on its segments),
+    # and the parse cost measured the same way is taken off: what remains is validation alone.
+    parse_only = time_per_call(lambda r: parse(decode(r).text), raw)
+    structure = time_per_call(lambda r: validate_structure(parse(decode(r).text), "2.5.1"), raw)
+    full = time_per_call(lambda r: ruleset.validate_message(parse(decode(r).text), header, ctx), raw)
     return {
-        "ours_structure_us": time_per_call(lambda m: validate_structure(m, "2.5.1"), msg) * 1e6,
-        "ours_ruleset_us": time_per_call(lambda m: ruleset.validate_message(m, header, ctx), msg) * 1e6,
+        "ours_structure_us": (structure - parse_only) * 1e6,
+        "ours_ruleset_us": (full - parse_only) * 1e6,
         "hl7apy_strict_us": time_per_call(strict, parsed, 2.0) * 1e6,
     }
 

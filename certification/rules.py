@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from hub.hl7 import Code, Issue, Location, Message, Segment
 from hub.hl7.dtm import to_iso
@@ -74,6 +75,7 @@ def _dates(msg: Message, ctx: Context) -> list[Issue]:
     return out
 
 
+@lru_cache(maxsize=8192)
 def _as_datetime(iso: str) -> datetime:
     dt = datetime.fromisoformat(iso if len(iso) > 7 else iso + "-01" if len(iso) == 7 else iso + "-01-01")
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)

@@ -37,7 +37,6 @@ ERRATA: dict[tuple[str, str], frozenset[str]] = {
 _MAX_MSH_FIELD = 2  # MSH-1 and MSH-2 are the delimiters themselves
 _DATES = frozenset({"DT", "DTM", "TS"})
 _TYPED = _DATES | {"NM", "SI"}
-_SHORTEST = 16  # no primitive limit is below this: shorter values skip the length walk
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +50,7 @@ class FieldRule:
     table: frozenset[str] | None  # values of an HL7 (ID) table, when bound and known
     checked: bool  # whether a present value needs any check (table, datatype, repetition, length)
     lengths: tuple[tuple[int, int], ...] = ()  # (component, maximum length); component 0 = the whole field
+    shortest: int = 1 << 30  # the smallest of those limits: shorter repetitions skip the length walk
 
 
 @dataclass
@@ -60,7 +60,20 @@ class Compiled:
     version: str
     structure: str
     pattern: Any  # a compiled `regex` pattern over "SEG;" tokens
-    segments: dict[str, tuple[FieldRule, ...]] = field(default_factory=dict)
+    segments: dict[str, SegmentRules] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRules:
+    """A segment's field rules, indexed for a walk over the fields actually present."""
+
+    by_number: dict[int, FieldRule]
+    required: tuple[int, ...]
+
+    @classmethod
+    def of(cls, rules: tuple[FieldRule, ...]) -> SegmentRules:
+        """Index the rules."""
+        return cls({r.number: r for r in rules if r.checked}, tuple(r.number for r in rules if r.required))
 
 
 def _module(version: str, name: str) -> Any:
@@ -129,7 +142,8 @@ def _field_rules(definition: Any, tables: dict[str, Any], version: str) -> tuple
         repeats = card[1] != 1
         lengths = _lengths(leaf)
         checked = values is not None or datatype in _TYPED or not repeats or bool(lengths)
-        rules.append(FieldRule(number, card[0] >= 1, repeats, datatype, values, checked, lengths))
+        shortest = min((limit for _n, limit in lengths), default=1 << 30)
+        rules.append(FieldRule(number, card[0] >= 1, repeats, datatype, values, checked, lengths, shortest))
     return tuple(rules)
 
 
@@ -147,7 +161,7 @@ def compile_structure(version: str, structure: str) -> Compiled | None:
     source = _pattern(messages[structure][1], seg_defs)
     compiled = Compiled(version, structure, regex.compile(source))
     for seg_id, definition in seg_defs.items():
-        compiled.segments[seg_id] = _field_rules(definition, tables, version)
+        compiled.segments[seg_id] = SegmentRules.of(_field_rules(definition, tables, version))
     return compiled
 
 
@@ -209,65 +223,70 @@ def _sequence(msg: Message, compiled: Compiled) -> list[Issue]:
     ]
 
 
-def _fields(seg: Any, rules: tuple[FieldRule, ...]) -> list[Issue]:
+def _fields(seg: Any, rules: SegmentRules) -> list[Issue]:
     issues: list[Issue] = []
     d, fields, count = seg.d, seg.fields, len(seg.fields)
-    for rule in rules:
-        n = rule.number
-        raw = fields[n] if n < count else ""
-        if not raw:
-            if rule.required and not (seg.id == "MSH" and n <= _MAX_MSH_FIELD):
-                issues.append(
-                    Issue(
-                        Code.REQUIRED_FIELD_MISSING,
-                        Location(seg.id, seg.sequence, n),
-                        "champ requis manquant",
-                        "required field missing",
-                        "E",
-                        "structure.required",
-                    )
-                )
-            continue
-        if not rule.checked or (seg.id == "MSH" and n <= _MAX_MSH_FIELD):
-            continue
-        reps = raw.split(d.repetition) if d.repetition in raw and seg.id != "MSH" else [raw]
-        if len(reps) > 1 and not rule.repeats:
+    first = _MAX_MSH_FIELD + 1 if seg.id == "MSH" else 1  # MSH-1 and MSH-2 are the delimiters
+    for n in rules.required:
+        if n >= first and (n >= count or not fields[n]):
             issues.append(
                 Issue(
-                    Code.CARDINALITY,
+                    Code.REQUIRED_FIELD_MISSING,
                     Location(seg.id, seg.sequence, n),
-                    "répétitions non permises",
-                    "field may not repeat",
+                    "champ requis manquant",
+                    "required field missing",
                     "E",
-                    "structure.cardinality",
+                    "structure.required",
                 )
             )
-        for rep_no, rep in enumerate(reps, start=1):
-            if rule.lengths and len(rep) > _SHORTEST:
-                too_long = _too_long(rep, rule.lengths, d)
-                if too_long is not None:
-                    loc = Location(seg.id, seg.sequence, n, rep_no if len(reps) > 1 else None, too_long or None)
-                    issues.append(
-                        Issue(Code.VALUE_TOO_LONG, loc, "valeur trop longue", "value too long", "E", "structure.length")
-                    )
-                    break
-            first = rep.split(d.component, 1)[0].split(d.subcomponent, 1)[0]
-            problem = _value(first, rule)
-            if problem:
-                code, fr, en = problem
-                loc = Location(seg.id, seg.sequence, n, rep_no if len(reps) > 1 else None)
+    by_number = rules.by_number
+    for n in range(first, count):
+        raw = fields[n]
+        if not raw:
+            continue
+        rule = by_number.get(n)
+        if rule is not None:
+            issue = _field(seg, n, raw, rule, d)
+            if issue is not None:
+                issues.extend(issue)
+    return issues
+
+
+def _field(seg: Any, n: int, raw: str, rule: FieldRule, d: Any) -> list[Issue] | None:
+    """Cardinality, length, table and datatype of one present field."""
+    issues: list[Issue] = []
+    reps = raw.split(d.repetition) if d.repetition in raw and seg.id != "MSH" else [raw]
+    if len(reps) > 1 and not rule.repeats:
+        issues.append(
+            Issue(
+                Code.CARDINALITY,
+                Location(seg.id, seg.sequence, n),
+                "répétitions non permises",
+                "field may not repeat",
+                "E",
+                "structure.cardinality",
+            )
+        )
+    for rep_no, rep in enumerate(reps, start=1):
+        rep_at = rep_no if len(reps) > 1 else None
+        if len(rep) > rule.shortest:
+            too_long = _too_long(rep, rule.lengths, d)
+            if too_long is not None:
+                loc = Location(seg.id, seg.sequence, n, rep_at, too_long or None)
                 issues.append(
-                    Issue(
-                        code,
-                        loc,
-                        fr,
-                        en,
-                        "E",
-                        "structure.table" if code is Code.TABLE_VALUE_NOT_FOUND else "structure.datatype",
-                    )
+                    Issue(Code.VALUE_TOO_LONG, loc, "valeur trop longue", "value too long", "E", "structure.length")
                 )
                 break
-    return issues
+        if rule.table is None and rule.datatype not in _TYPED:
+            continue
+        value = rep.split(d.component, 1)[0].split(d.subcomponent, 1)[0]
+        problem = _value(value, rule)
+        if problem:
+            code, fr, en = problem
+            rule_id = "structure.table" if code is Code.TABLE_VALUE_NOT_FOUND else "structure.datatype"
+            issues.append(Issue(code, Location(seg.id, seg.sequence, n, rep_at), fr, en, "E", rule_id))
+            break
+    return issues or None
 
 
 def _too_long(rep: str, lengths: tuple[tuple[int, int], ...], d: Any) -> int | None:
