@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest bench clean
+.PHONY: install run test lint typecheck pytest bench fuzz clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: lint typecheck pytest  ## ruff, mypy --strict and pytest (PostgreSQL too w
 
 bench: install  ## parse and end-to-end benchmarks, ours beside hl7apy and python-hl7
 	$(BIN)/python -m bench
+
+fuzz: install  ## long fuzzing: hypothesis properties at 5,000 examples, then 10 minutes of atheris
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q tests/fuzz/test_properties.py
+	mkdir -p var/fuzz-corpus && cp ../shared/samples/hl7v2/*/*.hl7 var/fuzz-corpus/ 2>/dev/null || true
+	$(BIN)/python tests/fuzz/atheris_parser.py -max_total_time=600 -artifact_prefix=var/ var/fuzz-corpus
 
 clean:
 	rm -rf $(VENV) var/*.db* .pytest_cache .mypy_cache .ruff_cache

@@ -90,7 +90,7 @@ def escape(value: str, d: Delimiters) -> str:
     specials = {esc, d.field, d.component, d.subcomponent, d.repetition, "\n", "\r"}
     if d.truncation:
         specials.add(d.truncation)
-    if not any(c in value for c in specials):
+    if not any(c in value for c in specials) and value.isprintable():
         return value
     table = {
         esc: f"{esc}E{esc}",
@@ -103,4 +103,15 @@ def escape(value: str, d: Delimiters) -> str:
     }
     if d.truncation:
         table[d.truncation] = f"{esc}P{esc}"
-    return "".join(table.get(c, c) for c in value)
+    return "".join(table.get(c) or (_hex_escape(c, esc) if _is_control(c) else c) for c in value)
+
+
+def _is_control(c: str) -> bool:
+    """C0 controls, DEL and C1 controls: never written raw into a message."""
+    o = ord(c)
+    return o < 0x20 or 0x7F <= o <= 0x9F
+
+
+def _hex_escape(c: str, esc: str) -> str:
+    """A control character as an HL7 hex escape (\\Xhh\\)."""
+    return f"{esc}X{ord(c):02X}{esc}"
