@@ -67,11 +67,14 @@ def _dates(msg: Message, ctx: Context) -> list[Issue]:
             if not value:
                 continue
             iso = to_iso(value)
-            loc = Location(seg.id, seg.sequence, n)
             if iso is None:
-                out.append(_issue(Code.DATA_TYPE, loc, "date invalide", "invalid date"))
+                out.append(_issue(Code.DATA_TYPE, Location(seg.id, seg.sequence, n), "date invalide", "invalid date"))
             elif _as_datetime(iso) > limit:
-                out.append(_issue(Code.DATA_TYPE, loc, "date dans le futur", "date in the future"))
+                out.append(
+                    _issue(
+                        Code.DATA_TYPE, Location(seg.id, seg.sequence, n), "date dans le futur", "date in the future"
+                    )
+                )
     return out
 
 

@@ -51,6 +51,7 @@ class FieldRule:
     checked: bool  # whether a present value needs any check (table, datatype, repetition, length)
     lengths: tuple[tuple[int, int], ...] = ()  # (component, maximum length); component 0 = the whole field
     shortest: int = 1 << 30  # the smallest of those limits: shorter repetitions skip the length walk
+    valued: bool = False  # a table or a typed value (NM, SI, dates) to check
 
 
 @dataclass
@@ -143,7 +144,8 @@ def _field_rules(definition: Any, tables: dict[str, Any], version: str) -> tuple
         lengths = _lengths(leaf)
         checked = values is not None or datatype in _TYPED or not repeats or bool(lengths)
         shortest = min((limit for _n, limit in lengths), default=1 << 30)
-        rules.append(FieldRule(number, card[0] >= 1, repeats, datatype, values, checked, lengths, shortest))
+        valued = values is not None or datatype in _TYPED
+        rules.append(FieldRule(number, card[0] >= 1, repeats, datatype, values, checked, lengths, shortest, valued))
     return tuple(rules)
 
 
@@ -245,6 +247,10 @@ def _fields(seg: Any, rules: SegmentRules) -> list[Issue]:
         if not raw:
             continue
         rule = by_number.get(n)
+        if rule is None:
+            continue
+        if not rule.valued and len(raw) <= rule.shortest and (rule.repeats or d.repetition not in raw):
+            continue  # nothing this field could break: skip the call (most fields of a message)
         if rule is not None:
             issue = _field(seg, n, raw, rule, d)
             if issue is not None:

@@ -72,6 +72,13 @@ class Segment:
 
 
 def _pick(raw: str, d: Delimiters, rep: int, comp: int, sub: int) -> str:
+    if rep == 1 and comp == 1 and sub == 1:  # the common case: cut at the first delimiter
+        end = len(raw)
+        for sep in (d.repetition, d.component, d.subcomponent):
+            pos = raw.find(sep)
+            if -1 < pos < end:
+                end = pos
+        return unescape(raw[:end], d)
     if d.repetition in raw:
         reps = raw.split(d.repetition)
         if len(reps) < rep:
