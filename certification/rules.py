@@ -206,7 +206,8 @@ def _obx(msg: Message) -> Iterator[Segment]:
 def _obx3_coded(msg: Message, ctx: Context) -> list[Issue]:
     out = []
     for obx in _obx(msg):
-        systems = {obx.value(3, 3).upper(), obx.value(3, 6).upper()}
+        comps = obx.components(3)  # split OBX-3 once: component 3, else alternate component 6
+        systems = {c.upper() for c in comps[2:3] + comps[5:6]}
         if not systems & LOINC_SYSTEMS:
             out.append(
                 _issue(

@@ -70,11 +70,13 @@ class SegmentRules:
 
     by_number: dict[int, FieldRule]
     required: tuple[int, ...]
+    numbers: tuple[int, ...] = ()  # the keys of by_number, ascending
 
     @classmethod
     def of(cls, rules: tuple[FieldRule, ...]) -> SegmentRules:
         """Index the rules."""
-        return cls({r.number: r for r in rules if r.checked}, tuple(r.number for r in rules if r.required))
+        checked = {r.number: r for r in rules if r.checked}
+        return cls(checked, tuple(r.number for r in rules if r.required), tuple(sorted(checked)))
 
 
 def _module(version: str, name: str) -> Any:
@@ -242,13 +244,13 @@ def _fields(seg: Any, rules: SegmentRules) -> list[Issue]:
                 )
             )
     by_number = rules.by_number
-    for n in range(first, count):
+    for n in rules.numbers:  # only the fields that have something to check, in order
+        if n >= count:
+            break
         raw = fields[n]
-        if not raw:
+        if not raw or n < first:
             continue
-        rule = by_number.get(n)
-        if rule is None:
-            continue
+        rule = by_number[n]
         if not rule.valued and len(raw) <= rule.shortest and (rule.repeats or d.repetition not in raw):
             continue  # nothing this field could break: skip the call (most fields of a message)
         if rule is not None:

@@ -19,14 +19,13 @@ from .escape import unescape
 class Segment:
     """One segment: its ID, its 1-based position among segments with that ID, its raw fields."""
 
-    __slots__ = ("_memo", "d", "fields", "id", "sequence")
+    __slots__ = ("d", "fields", "id", "sequence")
 
     def __init__(self, fields: list[str], sequence: int, d: Delimiters) -> None:
         self.fields = fields
         self.id = fields[0]
         self.sequence = sequence
         self.d = d
-        self._memo: dict[tuple[int, int, int, int], str] | None = None  # values already decoded
 
     def __repr__(self) -> str:
         return f"<Segment {self.id}#{self.sequence} ({len(self.fields) - 1} fields)>"
@@ -47,21 +46,12 @@ class Segment:
 
     def value(self, n: int, comp: int = 1, sub: int = 1, rep: int = 1) -> str:
         """The decoded text at field N, repetition, component and subcomponent (all 1-based)."""
-        key = (n, comp, sub, rep)
-        memo = self._memo
-        if memo is None:
-            memo = self._memo = {}
-        elif key in memo:
-            return memo[key]
-        raw = self.fields[n] if n < len(self.fields) else ""
+        raw = self.raw(n)
         if not raw:
-            result = ""
-        elif self.id == "MSH" and n <= 2:
-            result = raw
-        else:
-            result = _pick(raw, self.d, rep, comp, sub)
-        memo[key] = result
-        return result
+            return ""
+        if self.id == "MSH" and n <= 2:
+            return raw
+        return _pick(raw, self.d, rep, comp, sub)
 
     def components(self, n: int, rep: int = 1) -> list[str]:
         """The raw components of one repetition of field N."""
@@ -72,13 +62,6 @@ class Segment:
 
 
 def _pick(raw: str, d: Delimiters, rep: int, comp: int, sub: int) -> str:
-    if rep == 1 and comp == 1 and sub == 1:  # the common case: cut at the first delimiter
-        end = len(raw)
-        for sep in (d.repetition, d.component, d.subcomponent):
-            pos = raw.find(sep)
-            if -1 < pos < end:
-                end = pos
-        return unescape(raw[:end], d)
     if d.repetition in raw:
         reps = raw.split(d.repetition)
         if len(reps) < rep:
