@@ -356,6 +356,19 @@ def certify() -> None:
     """Certification campaigns for testers (TGV-style test plans)."""
 
 
+def _reports(result: Any, folder: Path) -> None:
+    """Write the HTML, JSON and JUnit reports; print one line per scenario."""
+    from certification.report import to_html, to_json, to_junit
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.html").write_text(to_html(result), encoding="utf-8")
+    (folder / "report.json").write_text(to_json(result), encoding="utf-8")
+    (folder / "junit.xml").write_bytes(to_junit(result))
+    for s in result.scenarios:
+        click.echo(f"{s.scenario.id}\t{'PASS' if s.passed else 'FAIL'}\t{s.scenario.title}")
+    click.echo(f"reports in {folder}")
+
+
 @certify.command("run")
 @config_option
 @click.option("--plan", required=True, help="A plan name (certification/plans/) or a plan file.")
@@ -367,7 +380,6 @@ def certify() -> None:
 def certify_run(config_file: str | None, out: Path | None, files: tuple[Path, ...], **who: str) -> None:
     """Run recorded traffic against a plan; write HTML, JSON and JUnit reports; certify on success."""
     from certification.campaign import load_plan, run_campaign
-    from certification.report import to_html, to_json, to_junit
 
     from .certify import certify as issue
     from .certify import journal_run, judge_files
@@ -382,14 +394,7 @@ def certify_run(config_file: str | None, out: Path | None, files: tuple[Path, ..
     vendor, product, product_version = who["vendor"], who["product"], who["product_version"]
     with click.progressbar(judge_files(test_plan, list(files)), length=total, label="messages", file=sys.stderr) as bar:
         result = run_campaign(test_plan, list(bar), (vendor, product, product_version))
-    folder = out or Path("reports") / f"{test_plan.name}-{product}-{product_version}"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "report.html").write_text(to_html(result), encoding="utf-8")
-    (folder / "report.json").write_text(to_json(result), encoding="utf-8")
-    (folder / "junit.xml").write_bytes(to_junit(result))
-    for s in result.scenarios:
-        click.echo(f"{s.scenario.id}\t{'PASS' if s.passed else 'FAIL'}\t{s.scenario.title}")
-    click.echo(f"reports in {folder}")
+    _reports(result, out or Path("reports") / f"{test_plan.name}-{product}-{product_version}")
     engine = _engine(config_file)
     journal_run(engine, result)
     if result.passed:
@@ -453,22 +458,13 @@ def certify_open(config_file: str | None, plan: str, vendor: str, product: str, 
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Report folder.")
 def certify_close(config_file: str | None, campaign_id: int, out: Path | None) -> None:
     """Judge the campaign's live traffic, write the reports, certify when every scenario passed."""
-    from certification.report import to_html, to_json, to_junit
-
     from .certify import close_campaign
 
     try:
         result = close_campaign(_engine(config_file), campaign_id)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    folder = out or Path("reports") / f"campaign-{campaign_id}"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "report.html").write_text(to_html(result), encoding="utf-8")
-    (folder / "report.json").write_text(to_json(result), encoding="utf-8")
-    (folder / "junit.xml").write_bytes(to_junit(result))
-    for s in result.scenarios:
-        click.echo(f"{s.scenario.id}\t{'PASS' if s.passed else 'FAIL'}\t{s.scenario.title}")
-    click.echo(f"reports in {folder}")
+    _reports(result, out or Path("reports") / f"campaign-{campaign_id}")
     sys.exit(0 if result.passed else 1)
 
 
