@@ -1,0 +1,37 @@
+"""What every `passerelle` subcommand shares: the --config option, the config, the engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .config import Config, ConfigError, config_path, load
+
+
+def load_config(path: str | None) -> Config:
+    """The validated config, or a one-line error for the person at the terminal."""
+    try:
+        return load(config_path(path))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+config_option = click.option(
+    "--config",
+    "config_file",
+    metavar="FILE",
+    default=None,
+    help="Configuration file (default: $PASSERELLE_CONFIG, then ./config.yaml).",
+)
+
+
+def engine_for(config_file: str | None) -> Any:
+    """An engine on a database whose schema is current, or a one-line error naming the fix."""
+    from .db import make_engine, schema_state
+
+    config = load_config(config_file)
+    engine = make_engine(config.database.url, config.database.busy_timeout_ms)
+    if schema_state(engine) != "current":
+        raise click.ClickException("the database has no current schema: run `passerelle db upgrade`")
+    return engine
