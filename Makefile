@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest bench fuzz clean
+.PHONY: install run test lint typecheck pytest bench fuzz crash-test clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -39,6 +39,10 @@ fuzz: install  ## long fuzzing: hypothesis properties at 5,000 examples, then 10
 	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q tests/fuzz/test_properties.py
 	mkdir -p var/fuzz-corpus && cp ../shared/samples/hl7v2/*/*.hl7 var/fuzz-corpus/ 2>/dev/null || true
 	$(BIN)/python tests/fuzz/atheris_parser.py -max_total_time=600 -artifact_prefix=var/ var/fuzz-corpus
+
+crash-test: install  ## the long crash test: 100,000 messages, 20 SIGKILLs, on SQLite (and PostgreSQL if reachable)
+	PASSERELLE_CRASH_MESSAGES=100000 PASSERELLE_CRASH_KILLS=20 PASSERELLE_CRASH_SECONDS=5400 \
+		$(BIN)/pytest -q tests/e2e/test_crash.py
 
 clean:
 	rm -rf $(VENV) var/*.db* .pytest_cache .mypy_cache .ruff_cache
