@@ -44,15 +44,30 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
+    yield from _pg_schema()
+
+
+def _pg_schema() -> Iterator[str]:
+    """A private PostgreSQL schema for one test, dropped afterwards over a fresh connection."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL)
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
+    admin.dispose()
     sep = "&" if "?" in PG_URL else "?"
     yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    admin = create_engine(PG_URL, pool_pre_ping=True)  # a test may have restarted the server
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A private PostgreSQL schema, for tests that exist only for PostgreSQL."""
+    if "postgresql" not in BACKENDS:
+        pytest.skip("PostgreSQL is not reachable (CI sets PASSERELLE_TEST_PG and starts it)")
+    yield from _pg_schema()
 
 
 @pytest.fixture

@@ -1,0 +1,107 @@
+"""Faults: PostgreSQL stopped under load gives negative ACKs, never AA, and the hub recovers alone."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.client import MLLPClient, parse_ack
+
+OBR = "|".join(["OBR", "1", "", "F1^LAB", "2345-7^Glucose^LN", "", "", "20260101080000"] + [""] * 17 + ["F"])
+
+
+def message(cid: str) -> bytes:
+    """A valid lab result from LIS/CHUM."""
+    return (
+        f"MSH|^~\\&|LIS|CHUM|DSQ|QC|20260101120000||ORU^R01^ORU_R01|{cid}|P|2.5.1\r"
+        f"PID|1||P1^^^CHUM^MR||Test^Fault||19700101|F\r{OBR}\r"
+        "OBX|1|NM|2345-7^Glucose^LN||5.4|mmol/L|||||F\r"
+    ).encode()
+
+
+def _cluster() -> list[str] | None:
+    if not os.environ.get("PASSERELLE_TEST_PG") or shutil.which("pg_ctlcluster") is None or os.geteuid() != 0:
+        return None
+    versions = sorted(p.name for p in Path("/etc/postgresql").iterdir()) if Path("/etc/postgresql").is_dir() else []
+    return ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main"] if versions else None
+
+
+def _pg(cluster: list[str], action: str) -> None:
+    subprocess.run([*cluster, action, *(["-m", "fast"] if action == "stop" else [])], check=True, timeout=60)
+
+
+def test_postgresql_outage_gives_negative_acks_then_recovery(pg_url: str, server_factory: Any) -> None:
+    """AA before; AR 207 (never AA) while PostgreSQL is down; AA again once it is back, same process."""
+    db_url = pg_url
+    cluster = _cluster()
+    if cluster is None:
+        pytest.skip("needs root and pg_ctlcluster to stop the local cluster (CI has both)")
+    server = server_factory(db_url)
+    client = MLLPClient("127.0.0.1", server.port, timeout=30)
+    try:
+        assert parse_ack(client.send(message("F-1"))).code == "AA"
+        _pg(cluster, "stop")
+        try:
+            during = [parse_ack(client.send(message(f"F-DOWN-{n}"))) for n in range(3)]
+        finally:
+            _pg(cluster, "start")
+        assert [a.code for a in during] == ["AR"] * 3
+        assert all("|207^" in a.errors[0] for a in during)
+        deadline = time.monotonic() + 60
+        code = ""
+        while time.monotonic() < deadline and code != "AA":
+            code = parse_ack(client.send(message("F-DOWN-0"))).code
+            time.sleep(0.5)
+        assert code == "AA"
+        assert server.proc.poll() is None
+    finally:
+        client.close()
+
+
+def _mount_tmpfs(path: Path, size: str) -> bool:
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return False
+    path.mkdir()
+    return (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True, timeout=30
+        ).returncode
+        == 0
+    )
+
+
+def test_full_disk_under_sqlite_gives_negative_acks_and_no_crash(tmp_path: Path, server_factory: Any) -> None:
+    """On a full 2 MB tmpfs the hub answers AR 207, never AA, stays up, and accepts again once space frees."""
+    disk = tmp_path / "disk"
+    if not _mount_tmpfs(disk, "2m"):
+        pytest.skip("needs root and mount to make a small tmpfs (CI has both)")
+    try:
+        server = server_factory(f"sqlite:///{disk / 'hub.db'}")
+        client = MLLPClient("127.0.0.1", server.port, timeout=30)
+        try:
+            assert parse_ack(client.send(message("D-1"))).code == "AA"
+            filler = disk / "filler"
+            with filler.open("wb") as f:  # take every byte left
+                try:
+                    while True:
+                        f.write(b"\0" * 65536)
+                        f.flush()
+                except OSError:
+                    pass
+            big = message("D-2").replace(b"||5.4|", b"|TX|" + b"x" * 60_000 + b"|")
+            codes = [parse_ack(client.send(big.replace(b"D-2", f"D-{n}".encode()))) for n in range(2, 6)]
+            assert all(a.code == "AR" and "|207^" in a.errors[0] for a in codes)
+            assert server.proc.poll() is None
+            filler.unlink()
+            assert parse_ack(client.send(message("D-9"))).code == "AA"
+        finally:
+            client.close()
+            server.stop()
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True, timeout=30)
