@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest bench fuzz crash-test clean
+.PHONY: install run test lint typecheck pytest bench fuzz crash-test soak clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -43,6 +43,9 @@ fuzz: install  ## long fuzzing: hypothesis properties at 5,000 examples, then 10
 crash-test: install  ## the long crash test: 100,000 messages, 20 SIGKILLs, on SQLite (and PostgreSQL if reachable)
 	PASSERELLE_CRASH_MESSAGES=100000 PASSERELLE_CRASH_KILLS=20 PASSERELLE_CRASH_SECONDS=5400 \
 		$(BIN)/pytest -q tests/e2e/test_crash.py
+
+soak: install  ## 30 minutes of steady load on a durable hub; prints RSS at start and end
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) var/*.db* .pytest_cache .mypy_cache .ruff_cache

@@ -2,8 +2,8 @@
 
 Parse cost per 2 KB ORU^R01 for our parser, hl7apy and python-hl7; then end-to-end msg/s and
 latency percentiles for our durable hub (SQLite WAL FULL, and PostgreSQL when reachable) and
-python-hl7's asyncio MLLP server (parse + ACK, nothing stored), with 1 and 8 connections,
-each connection with one message outstanding, as MLLP requires.
+python-hl7's asyncio MLLP server (parse + ACK, nothing stored), with 1, 8 and 64
+connections, each connection with one message outstanding, as MLLP requires.
 """
 
 from __future__ import annotations
@@ -158,6 +158,7 @@ def start_hub(db_url: str, tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
                 "listen": f"tcp:{port}:interface=127.0.0.1",
                 "domain": "lab",
                 "ruleset": "tgv-lab-2026.1",
+                "max_connections_per_peer": 100,  # the load generator opens 64 connections from one address
             }
         ],
         "partners": [
@@ -250,7 +251,7 @@ def e2e_bench(per_run: int) -> list[dict[str, Any]]:
         for name, starter in targets:
             proc, port = starter()
             try:
-                for connections in (1, 8):
+                for connections in (1, 8, 64):
                     tag = f"{name[:2]}{connections}x{time.time_ns()}"
                     result = load(port, connections, per_run // connections, tag)
                     rows.append({"server": name, "connections": connections, **result})
