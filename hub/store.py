@@ -17,19 +17,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, insert, select
 
-from certification.rules import illegal_transition
 from hub.hl7 import Code, Issue, Location
-from mappings import LabOrder, Mapped
-from mappings.records import Patient as PatientRecord
 
 from .interfaces import Status
 from .journal import ChainWriter
+from .lab_store import insert_lab, resolve_patient, transition_issues
 from .models import Campaign, CampaignMessage, LabObservation, Message, Patient, PatientIdentifier
 from .models import LabOrder as LabOrderRow
 from .pipeline import Prepared, journal_raw
@@ -89,7 +87,7 @@ class SQLStore:
             self._journal(chain, p, Status.CONFLICT, raw=journal_raw(p), codes="205", ack_code="AE")
             return Verdict(Status.CONFLICT)
         if p.check_transitions and p.mapped is not None:
-            issues = _transition_issues(conn, p.mapped)
+            issues = transition_issues(conn, p.mapped)
             if issues:
                 refused = replace(p, issues=issues)
                 self._journal(chain, refused, Status.ERROR, raw=journal_raw(p), ack_code="AE")
@@ -136,7 +134,7 @@ class SQLStore:
         h, mapped = p.header, p.mapped
         assert h is not None and mapped is not None and p.ack is not None
         now = self.clock()
-        patient_id = _resolve_patient(conn, mapped.patient, now)
+        patient_id = resolve_patient(conn, mapped.patient, now)
         warnings = [
             {"location": str(i.location), "code": i.code.value, "text": i.text_en}
             for i in p.issues
@@ -163,7 +161,7 @@ class SQLStore:
                 "stored_at": now,
             },
         ).scalar_one()
-        _insert_lab(conn, mapped, message_id, patient_id)
+        insert_lab(conn, mapped, message_id, patient_id)
         return int(message_id)
 
     def _journal(
@@ -202,11 +200,6 @@ class SQLStore:
         )
 
 
-def row(record: object) -> dict[str, Any]:
-    """A record's fields as a dict, shallow (dataclasses.asdict deep-copies: 25% of the writer's CPU)."""
-    return {f.name: getattr(record, f.name) for f in fields(record)}  # type: ignore[arg-type]
-
-
 def issue_to_json(issue: Issue) -> dict[str, Any]:
     """An issue as stored with certification traffic."""
     return {
@@ -236,132 +229,3 @@ def _ack_code(ack: bytes | None) -> str:
         return ""
     pos = ack.find(b"MSA")
     return ack[pos + 4 : pos + 6].decode("ascii", "replace") if pos != -1 else ""
-
-
-def _resolve_patient(conn: Connection, patient: PatientRecord, now: datetime) -> int:
-    """Find the patient by any (authority, value) identifier, else create; add new identifiers."""
-    pairs = [(i.authority, i.value) for i in patient.identifiers]
-    found = conn.execute(
-        select(identifiers.c.authority, identifiers.c.value, identifiers.c.patient_id).where(
-            identifiers.c.value.in_([v for _a, v in pairs])
-        )
-    ).all()
-    known = {(r.authority, r.value): r.patient_id for r in found}
-    matches = [known[pair] for pair in pairs if pair in known]
-    demographics = {
-        "family": patient.family,
-        "given": patient.given,
-        "birth_date": patient.birth_date or "",
-        "sex": patient.sex,
-        "updated_at": now,
-    }
-    if matches:
-        patient_id = min(matches)
-        conn.execute(update(patients).where(patients.c.id == patient_id).values(**demographics))
-    else:
-        patient_id = int(
-            conn.execute(insert(patients).returning(patients.c.id), {**demographics, "created_at": now}).scalar_one()
-        )
-    fresh = [i for i in patient.identifiers if (i.authority, i.value) not in known]
-    seen: set[tuple[str, str]] = set()
-    rows = []
-    for ident in fresh:
-        if (ident.authority, ident.value) in seen:
-            continue
-        seen.add((ident.authority, ident.value))
-        rows.append({**row(ident), "patient_id": patient_id})
-    if rows:
-        conn.execute(insert(identifiers), rows)
-    return int(patient_id)
-
-
-def _next_versions(conn: Connection, table: Any, keys: list[str]) -> dict[str, int]:
-    if not keys:
-        return {}
-    rows = conn.execute(
-        select(table.c.key, func.max(table.c.version)).where(table.c.key.in_(keys)).group_by(table.c.key)
-    ).all()
-    current: dict[str, int] = {k: v for k, v in rows}  # noqa: C416 - typed
-    return {k: current.get(k, 0) + 1 for k in keys}
-
-
-def _latest_status(conn: Connection, table: Any, keys: list[str]) -> dict[str, str]:
-    if not keys:
-        return {}
-    newest = (
-        select(table.c.key, func.max(table.c.version).label("v")).where(table.c.key.in_(keys)).group_by(table.c.key)
-    )
-    sub = newest.subquery()
-    rows = conn.execute(
-        select(table.c.key, table.c.status).join(sub, (table.c.key == sub.c.key) & (table.c.version == sub.c.v))
-    ).all()
-    return {r.key: r.status for r in rows}
-
-
-def _transition_issues(conn: Connection, mapped: Mapped) -> tuple[Issue, ...]:
-    """lab.status-transition: final or corrected results never go back to preliminary."""
-    orders = _latest_status(conn, lab_orders, [o.key for o in mapped.lab_orders])
-    observations = _latest_status(conn, lab_observations, [x.key for o in mapped.lab_orders for x in o.observations])
-    issues = []
-    obx_seq = 0  # ERR-2 counts OBX segments across the message; set IDs restart under each OBR
-    for n, order in enumerate(mapped.lab_orders, start=1):
-        if illegal_transition(orders.get(order.key, ""), order.status):
-            issues.append(_transition(Location("OBR", n, 25), orders[order.key], order.status))
-        for obs in order.observations:
-            obx_seq += 1
-            if illegal_transition(observations.get(obs.key, ""), obs.status):
-                issues.append(_transition(Location("OBX", obx_seq, 11), observations[obs.key], obs.status))
-    return tuple(issues)
-
-
-def _transition(loc: Location, before: str, after: str) -> Issue:
-    return Issue(
-        Code.TABLE_VALUE_NOT_FOUND,
-        loc,
-        f"statut {before} puis {after} : retour en arrière interdit",
-        f"status {before} then {after}: going back is not allowed",
-        "E",
-        "lab.status-transition",
-    )
-
-
-def _take(versions: dict[str, int], key: str) -> int:
-    """The next version for `key`, counting repeats of the key within one message."""
-    version = versions[key]
-    versions[key] = version + 1
-    return version
-
-
-def _insert_lab(conn: Connection, mapped: Mapped, message_id: int, patient_id: int) -> None:
-    orders: tuple[LabOrder, ...] = mapped.lab_orders
-    order_versions = _next_versions(conn, lab_orders, [o.key for o in orders])
-    obs_versions = _next_versions(conn, lab_observations, [x.key for o in orders for x in o.observations])
-    for order in orders:
-        values = row(order)
-        values.pop("observations")
-        order_id = conn.execute(
-            insert(lab_orders).returning(lab_orders.c.id),
-            {
-                **values,
-                "observed_at": order.observed_at or "",
-                "reported_at": order.reported_at or "",
-                "notes": json.dumps(list(order.notes), ensure_ascii=False),
-                "version": _take(order_versions, order.key),
-                "message_id": message_id,
-                "patient_id": patient_id,
-            },
-        ).scalar_one()
-        rows = []
-        for obs in order.observations:
-            obs_row = row(obs)
-            obs_row.update(
-                observed_at=obs.observed_at or "",
-                notes=json.dumps(list(obs.notes), ensure_ascii=False),
-                version=_take(obs_versions, obs.key),
-                order_id=order_id,
-                message_id=message_id,
-                patient_id=patient_id,
-            )
-            rows.append(obs_row)
-        if rows:
-            conn.execute(insert(lab_observations), rows)
