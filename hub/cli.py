@@ -22,8 +22,25 @@ def main() -> None:
 
 @main.command()
 @config_option
-def serve(config_file: str | None) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Reactor processes sharing the listening sockets (tcp: endpoints).",
+)
+def serve(config_file: str | None, workers: int) -> None:
     """Run the hub: create the schema on an empty database, listen on every channel."""
+    if workers > 1:
+        from .logs import configure
+        from .workers import WorkersError, run
+
+        config = load_config(config_file)
+        configure(config.logging.level)
+        try:
+            sys.exit(run(config, workers))
+        except (WorkersError, OSError) as exc:
+            raise click.ClickException(str(exc)) from None
     from twisted.internet import reactor as twisted_reactor
 
     reactor: Any = twisted_reactor

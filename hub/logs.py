@@ -14,6 +14,7 @@ def configure(level: str = "info") -> None:
     """JSON to standard error, one event per line."""
     structlog.configure(
         processors=[
+            structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.JSONRenderer(ensure_ascii=False),

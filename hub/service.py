@@ -84,7 +84,7 @@ def import_config_partners(engine: Engine, config: Config) -> None:
         log.warning("partner_import_refused", partner=partner_id, reason=why)
 
 
-def start(config: Config, reactor: Any) -> Hub:
+def start(config: Config, reactor: Any, sockets: dict[str, Any] | None = None, import_partners: bool = True) -> Hub:
     """Create the schema if needed, import partners, start the writer and listen on every channel.
 
     Raises:
@@ -93,7 +93,8 @@ def start(config: Config, reactor: Any) -> Hub:
     engine = make_engine(config.database.url, config.database.busy_timeout_ms)
     state = ensure_schema(engine)
     log.info("schema", state=state, backend=engine.dialect.name)
-    import_config_partners(engine, config)
+    if import_partners:
+        import_config_partners(engine, config)
     directory = PartnerDirectory()
     directory.refresh(engine)
     intake = GroupCommitIntake(
@@ -111,6 +112,11 @@ def start(config: Config, reactor: Any) -> Hub:
             tls = channel.tls
             options = server_options(tls.certificate, tls.key, tls.ca, tls.client_certificate == "required")
             factory = wrap(factory, options)
+        if sockets is not None:  # a worker of `serve --workers N`: adopt the parent's socket
+            sock = sockets[channel.name]
+            port = reactor.adoptStreamPort(sock.fileno(), sock.family, factory)
+            _listening(hub, port, channel.name)
+            continue
         endpoint = serverFromString(reactor, channel.listen)  # type: ignore[no-untyped-call]
         endpoint.listen(factory).addCallbacks(
             lambda port, name=channel.name: _listening(hub, port, name),

@@ -136,13 +136,13 @@ def write_config(
     return path
 
 
-def start_server(tmp_path: Path, db_url: str, port: int | None = None, **options: object) -> Server:
+def start_server(tmp_path: Path, db_url: str, port: int | None = None, workers: int = 1, **options: object) -> Server:
     """Start the real server as a subprocess and wait until it accepts connections."""
     port = port or free_port()
     config = write_config(tmp_path / f"config-{port}.yaml", db_url, port, **options)  # type: ignore[arg-type]
     log = tmp_path / f"server-{port}.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hub", "serve", "--config", str(config)],
+        [sys.executable, "-m", "hub", "serve", "--config", str(config), "--workers", str(workers)],
         stdout=subprocess.DEVNULL,
         stderr=log.open("ab"),
         cwd=ROOT,
@@ -186,9 +186,9 @@ def server_factory(tmp_path: Path) -> Iterator[object]:
     """Start servers on demand; all are stopped at the end of the test."""
     started: list[Server] = []
 
-    def make(db_url: str | None = None, port: int | None = None, **options: object) -> Server:
+    def make(db_url: str | None = None, port: int | None = None, workers: int = 1, **options: object) -> Server:
         url = db_url or f"sqlite:///{tmp_path / 'hub.db'}"
-        srv = start_server(tmp_path, url, port, **options)
+        srv = start_server(tmp_path, url, port, workers, **options)
         started.append(srv)
         return srv
 
