@@ -75,11 +75,24 @@ def oversize(port: int, stop: threading.Event) -> None:
             pass
 
 
+IDLE_OPENED: list[socket.socket] = []
+IDLE_READY = threading.Event()
+
+
 def idle_thousand(port: int, stop: threading.Event) -> None:
-    """1,000 connections that say nothing."""
-    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(1000)]
+    """1,000 connections that say nothing (opened in bursts the listen backlog can take)."""
+    for n in range(1000):
+        for _attempt in range(50):
+            try:
+                IDLE_OPENED.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+                break
+            except OSError:
+                time.sleep(0.05)
+        if n % 50 == 49:
+            time.sleep(0.01)
+    IDLE_READY.set()
     stop.wait()
-    for s in socks:
+    for s in IDLE_OPENED:
         s.close()
 
 
@@ -120,6 +133,9 @@ def test_good_partner_is_served_during(hub: Any, case: str) -> None:
     attacker = threading.Thread(target=CASES[case], args=(hub.port, stop), daemon=True)
     attacker.start()
     time.sleep(0.5)
+    if case == "1000-idle-connections":
+        assert IDLE_READY.wait(60)
+        assert len(IDLE_OPENED) == 1000
     client = MLLPClient("127.0.0.1", hub.port, timeout=10)
     try:
         codes = [parse_ack(client.send(good_message(n + 100 * list(CASES).index(case)))).code for n in range(30)]
