@@ -10,19 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import lab_message
 
 from hub.client import MLLPClient, parse_ack
-
-OBR = "|".join(["OBR", "1", "", "F1^LAB", "2345-7^Glucose^LN", "", "", "20260101080000"] + [""] * 17 + ["F"])
-
-
-def message(cid: str) -> bytes:
-    """A valid lab result from LIS/CHUM."""
-    return (
-        f"MSH|^~\\&|LIS|CHUM|DSQ|QC|20260101120000||ORU^R01^ORU_R01|{cid}|P|2.5.1\r"
-        f"PID|1||P1^^^CHUM^MR||Test^Fault||19700101|F\r{OBR}\r"
-        "OBX|1|NM|2345-7^Glucose^LN||5.4|mmol/L|||||F\r"
-    ).encode()
 
 
 def _cluster() -> list[str] | None:
@@ -45,10 +35,10 @@ def test_postgresql_outage_gives_negative_acks_then_recovery(pg_url: str, server
     server = server_factory(db_url)
     client = MLLPClient("127.0.0.1", server.port, timeout=30)
     try:
-        assert parse_ack(client.send(message("F-1"))).code == "AA"
+        assert parse_ack(client.send(lab_message("F-1"))).code == "AA"
         _pg(cluster, "stop")
         try:
-            during = [parse_ack(client.send(message(f"F-DOWN-{n}"))) for n in range(3)]
+            during = [parse_ack(client.send(lab_message(f"F-DOWN-{n}"))) for n in range(3)]
         finally:
             _pg(cluster, "start")
         assert [a.code for a in during] == ["AR"] * 3
@@ -56,7 +46,7 @@ def test_postgresql_outage_gives_negative_acks_then_recovery(pg_url: str, server
         deadline = time.monotonic() + 60
         code = ""
         while time.monotonic() < deadline and code != "AA":
-            code = parse_ack(client.send(message("F-DOWN-0"))).code
+            code = parse_ack(client.send(lab_message("F-DOWN-0"))).code
             time.sleep(0.5)
         assert code == "AA"
         assert server.proc.poll() is None
@@ -85,7 +75,7 @@ def test_full_disk_under_sqlite_gives_negative_acks_and_no_crash(tmp_path: Path,
         server = server_factory(f"sqlite:///{disk / 'hub.db'}")
         client = MLLPClient("127.0.0.1", server.port, timeout=30)
         try:
-            assert parse_ack(client.send(message("D-1"))).code == "AA"
+            assert parse_ack(client.send(lab_message("D-1"))).code == "AA"
             filler = disk / "filler"
             with filler.open("wb") as f:  # take every byte left
                 try:
@@ -94,12 +84,12 @@ def test_full_disk_under_sqlite_gives_negative_acks_and_no_crash(tmp_path: Path,
                         f.flush()
                 except OSError:
                     pass
-            big = message("D-2").replace(b"||5.4|", b"|TX|" + b"x" * 60_000 + b"|")
+            big = lab_message("D-2").replace(b"||5.4|", b"|TX|" + b"x" * 60_000 + b"|")
             codes = [parse_ack(client.send(big.replace(b"D-2", f"D-{n}".encode()))) for n in range(2, 6)]
             assert all(a.code == "AR" and "|207^" in a.errors[0] for a in codes)
             assert server.proc.poll() is None
             filler.unlink()
-            assert parse_ack(client.send(message("D-9"))).code == "AA"
+            assert parse_ack(client.send(lab_message("D-9"))).code == "AA"
         finally:
             client.close()
             server.stop()

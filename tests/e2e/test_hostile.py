@@ -14,20 +14,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from helpers import lab_message
 
 from hub.client import MLLPClient, parse_ack
 
 VT, FS, CR = b"\x0b", b"\x1c", b"\r"
-OBR = "|".join(["OBR", "1", "", "F1^LAB", "2345-7^Glucose^LN", "", "", "20260101080000"] + [""] * 17 + ["F"])
-
-
-def good_message(n: int) -> bytes:
-    """A valid lab result from the declared partner LIS/CHUM."""
-    return (
-        f"MSH|^~\\&|LIS|CHUM|DSQ|QC|20260101120000||ORU^R01^ORU_R01|H{n}|P|2.5.1\r"
-        f"PID|1||P1^^^CHUM^MR||Test^Hostile||19700101|F\r{OBR}\r"
-        "OBX|1|NM|2345-7^Glucose^LN||5.4|mmol/L|||||F\r"
-    ).encode()
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +41,7 @@ def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 def slowloris(port: int, stop: threading.Event) -> None:
     """A frame that dribbles in, 10 bytes a second."""
     with socket.create_connection(("127.0.0.1", port)) as s:
-        for byte in VT + good_message(0):
+        for byte in VT + lab_message("H0"):
             if stop.is_set():
                 return
             s.send(bytes([byte]))
@@ -138,7 +129,7 @@ def test_good_partner_is_served_during(hub: Any, case: str) -> None:
         assert len(IDLE_OPENED) == 1000
     client = MLLPClient("127.0.0.1", hub.port, timeout=10)
     try:
-        codes = [parse_ack(client.send(good_message(n + 100 * list(CASES).index(case)))).code for n in range(30)]
+        codes = [parse_ack(client.send(lab_message(f"H{n + 100 * list(CASES).index(case)}"))).code for n in range(30)]
     finally:
         client.close()
         stop.set()

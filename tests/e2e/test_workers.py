@@ -5,23 +5,13 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from helpers import lab_message
 from sqlalchemy import create_engine, func, select
 
 from hub.client import MLLPClient, parse_ack
 from hub.db import make_engine
 from hub.journal import verify
 from hub.models import JournalEntry, Message
-
-OBR = "|".join(["OBR", "1", "", "F1^LAB", "2345-7^Glucose^LN", "", "", "20260101080000"] + [""] * 17 + ["F"])
-
-
-def message(cid: str) -> bytes:
-    """A valid lab result from LIS/CHUM."""
-    return (
-        f"MSH|^~\\&|LIS|CHUM|DSQ|QC|20260101120000||ORU^R01^ORU_R01|{cid}|P|2.5.1\r"
-        f"PID|1||P1^^^CHUM^MR||Test^Workers||19700101|F\r{OBR}\r"
-        "OBX|1|NM|2345-7^Glucose^LN||5.4|mmol/L|||||F\r"
-    ).encode()
 
 
 def test_two_workers_share_the_load_dedupe_and_chain(db_url: str, server_factory: Any) -> None:
@@ -34,7 +24,7 @@ def test_two_workers_share_the_load_dedupe_and_chain(db_url: str, server_factory
         conn = MLLPClient("127.0.0.1", server.port)
         try:
             for cid in ids:
-                reply = conn.send(message(cid))
+                reply = conn.send(lab_message(cid))
                 with lock:
                     acks.setdefault(cid, []).append(reply)
         finally:
