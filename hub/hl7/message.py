@@ -46,7 +46,8 @@ class Segment:
 
     def value(self, n: int, comp: int = 1, sub: int = 1, rep: int = 1) -> str:
         """The decoded text at field N, repetition, component and subcomponent (all 1-based)."""
-        raw = self.raw(n)
+        fields = self.fields
+        raw = fields[n] if n < len(fields) else ""  # inlined raw(): value() is on every hot path
         if not raw:
             return ""
         if self.id == "MSH" and n <= 2:
