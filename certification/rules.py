@@ -38,10 +38,17 @@ class Rule:
     description: str
     reference: str
     check: Check
+    shared: bool = False  # `check` is one pass serving several rules; each issue names its rule
 
     def __call__(self, msg: Message, ctx: Context, severity: str = "E") -> list[Issue]:
         """Run the check; issues take the rule's id and the rule set's severity."""
-        return [replace(i, severity=severity, rule=self.id) for i in self.check(msg, ctx)]
+        return self.pick(self.check(msg, ctx), severity)
+
+    def pick(self, found: list[Issue], severity: str) -> list[Issue]:
+        """This rule's issues among what its check found, at `severity`."""
+        if self.shared:
+            return [replace(i, severity=severity) for i in found if i.rule == self.id]
+        return [replace(i, severity=severity, rule=self.id) for i in found]
 
 
 def _issue(code: Code, loc: Location, fr: str, en: str) -> Issue:
@@ -199,78 +206,82 @@ LOINC_SYSTEMS = frozenset({"LN", "LNC", "LOINC", "PCLOCD", "2.16.840.1.113883.2.
 TABLE_0085 = frozenset("CDFINOPRSUWX")
 
 
-def _obx(msg: Message) -> Iterator[Segment]:
-    return (s for s in msg.segments if s.id == "OBX")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
+_SN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)?")
 
 
-def _obx3_coded(msg: Message, ctx: Context) -> list[Issue]:
-    out = []
-    for obx in _obx(msg):
-        comps = obx.components(3)  # split OBX-3 once: component 3, else alternate component 6
-        systems = {c.upper() for c in comps[2:3] + comps[5:6]}
+def _lab_obx(msg: Message, ctx: Context) -> list[Issue]:
+    """The four lab rules in one pass over the OBX segments (shared: each issue names its rule).
+
+    Each OBX field is split once here, where four separate passes would split it four times.
+    """
+    out: list[Issue] = []
+    for obx in msg.segments:
+        if obx.id != "OBX":
+            continue
+        fields, d, seq = obx.fields, obx.d, obx.sequence
+        count = len(fields)
+        value_type = obx.value(2)
+        # lab.obx3-coded: coding system in component 3, else in the alternate component 6
+        comps = (fields[3] if count > 3 else "").split(d.repetition, 1)[0].split(d.component)
+        systems = {part(c, d, 1).upper() for c in comps[2:3] + comps[5:6]}
         if not systems & LOINC_SYSTEMS:
             out.append(
-                _issue(
+                Issue(
                     Code.TABLE_VALUE_NOT_FOUND,
-                    Location("OBX", obx.sequence, 3),
+                    Location("OBX", seq, 3),
                     "OBX-3 doit être codé LOINC ou pCLOCD",
                     "OBX-3 must be coded in LOINC or pCLOCD",
+                    rule="lab.obx3-coded",
                 )
             )
-    return out
-
-
-def _value_type(msg: Message, ctx: Context) -> list[Issue]:
-    out = []
-    for obx in _obx(msg):
-        value_type, value = obx.value(2), obx.value(5, 1)
-        if not obx.raw(5):
-            continue
-        ok = True
-        if value_type == "NM":
-            ok = re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)", value.strip()) is not None
-        elif value_type == "SN":
-            ok = re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)?", obx.value(5, 2).strip()) is not None
-        elif value_type in ("DT", "TS", "DTM"):
-            ok = to_iso(value) is not None
-        elif value_type in ("CE", "CWE", "CNE"):
-            ok = bool(value or obx.value(5, 4))
-        if not ok:
+        # lab.value-type and lab.nm-units: only where OBX-5 holds something
+        if count > 5 and fields[5]:
+            if not _agrees(obx, value_type):
+                out.append(
+                    Issue(
+                        Code.DATA_TYPE,
+                        Location("OBX", seq, 5),
+                        f"OBX-5 ne correspond pas à OBX-2 {value_type}",
+                        f"OBX-5 does not match OBX-2 {value_type}",
+                        rule="lab.value-type",
+                    )
+                )
+            if value_type == "NM" and not obx.value(6, 1):
+                out.append(
+                    Issue(
+                        Code.REQUIRED_FIELD_MISSING,
+                        Location("OBX", seq, 6),
+                        "unités OBX-6 manquantes",
+                        "OBX-6 units missing",
+                        rule="lab.nm-units",
+                    )
+                )
+        # lab.obx11-status
+        if obx.value(11) not in TABLE_0085:
             out.append(
-                _issue(
-                    Code.DATA_TYPE,
-                    Location("OBX", obx.sequence, 5),
-                    f"OBX-5 ne correspond pas à OBX-2 {value_type}",
-                    f"OBX-5 does not match OBX-2 {value_type}",
+                Issue(
+                    Code.TABLE_VALUE_NOT_FOUND,
+                    Location("OBX", seq, 11),
+                    "OBX-11 hors table 0085",
+                    "OBX-11 not in table 0085",
+                    rule="lab.obx11-status",
                 )
             )
     return out
 
 
-def _nm_units(msg: Message, ctx: Context) -> list[Issue]:
-    return [
-        _issue(
-            Code.REQUIRED_FIELD_MISSING,
-            Location("OBX", obx.sequence, 6),
-            "unités OBX-6 manquantes",
-            "OBX-6 units missing",
-        )
-        for obx in _obx(msg)
-        if obx.value(2) == "NM" and obx.raw(5) and not obx.value(6, 1)
-    ]
-
-
-def _obx11(msg: Message, ctx: Context) -> list[Issue]:
-    return [
-        _issue(
-            Code.TABLE_VALUE_NOT_FOUND,
-            Location("OBX", obx.sequence, 11),
-            "OBX-11 hors table 0085",
-            "OBX-11 not in table 0085",
-        )
-        for obx in _obx(msg)
-        if obx.value(11) not in TABLE_0085
-    ]
+def _agrees(obx: Segment, value_type: str) -> bool:
+    """Whether OBX-5 (present) is a value of the type OBX-2 declares."""
+    if value_type == "NM":
+        return _NUMBER.fullmatch(obx.value(5, 1).strip()) is not None
+    if value_type == "SN":
+        return _SN_NUMBER.fullmatch(obx.value(5, 2).strip()) is not None
+    if value_type in ("DT", "TS", "DTM"):
+        return to_iso(obx.value(5, 1)) is not None
+    if value_type in ("CE", "CWE", "CNE"):
+        return bool(obx.value(5, 1) or obx.value(5, 4))
+    return True
 
 
 # -- result-status lifecycle (needs the repository: the store applies it) ---------------------
@@ -319,9 +330,15 @@ RULES: dict[str, Rule] = {
             _nam_consistency,
         ),
         Rule("din.format", "A DIN is 8 digits, kept as text", "Health Canada DIN (hl7-protocol.md 4.4)", _din),
-        Rule("lab.obx3-coded", "OBX-3 is coded in LOINC or pCLOCD", "pCLOCD (hl7-protocol.md 4.4)", _obx3_coded),
-        Rule("lab.value-type", "OBX-5 agrees with OBX-2 (NM, SN, DT/TS/DTM, CE/CWE)", "HL7 v2.5.1 7.4.2", _value_type),
-        Rule("lab.nm-units", "NM values carry OBX-6 units", "TGV lab requirements (project)", _nm_units),
-        Rule("lab.obx11-status", "OBX-11 is in HL7 table 0085", "HL7 table 0085", _obx11),
+        Rule("lab.obx3-coded", "OBX-3 is coded in LOINC or pCLOCD", "pCLOCD (hl7-protocol.md 4.4)", _lab_obx, True),
+        Rule(
+            "lab.value-type",
+            "OBX-5 agrees with OBX-2 (NM, SN, DT/TS/DTM, CE/CWE)",
+            "HL7 v2.5.1 7.4.2",
+            _lab_obx,
+            True,
+        ),
+        Rule("lab.nm-units", "NM values carry OBX-6 units", "TGV lab requirements (project)", _lab_obx, True),
+        Rule("lab.obx11-status", "OBX-11 is in HL7 table 0085", "HL7 table 0085", _lab_obx, True),
     )
 }

@@ -100,9 +100,17 @@ class RuleSet(BaseModel):
         profile = self.messages.get(header.message_type)
         if profile is not None:
             issues.extend(_profile(msg, profile))
+        passes: dict[Any, list[Issue]] = {}  # a pass shared by several rules runs once
         for ref in self.rules:
-            if ref.id in RULES:
-                issues.extend(RULES[ref.id](msg, ctx, ref.severity))
+            rule = RULES.get(ref.id)
+            if rule is None:
+                continue
+            found = passes.get(rule.check)
+            if found is None:
+                found = rule.check(msg, ctx)
+                if rule.shared:
+                    passes[rule.check] = found
+            issues.extend(rule.pick(found, ref.severity))
         return _dedupe(issues)
 
 
@@ -110,25 +118,31 @@ def _profile(msg: Message, profile: MessageProfile) -> list[Issue]:
     out: list[Issue] = []
     by_segment = profile.by_segment()
     for seg in msg.segments:
-        for n, path, c in by_segment.get(seg.id, ()):
-            raw = seg.raw(n)
+        constraints = by_segment.get(seg.id)
+        if not constraints:
+            continue
+        fields = seg.fields
+        count = len(fields)
+        for n, path, c in constraints:
+            raw = fields[n] if n < count else ""
             if not raw:
                 if c.usage == "R":
                     out.append(
                         _violation((seg, n, path), Code.REQUIRED_FIELD_MISSING, "champ requis", "required field")
                     )
                 continue
-            reps = raw.split(seg.d.repetition)
             if c.usage == "X":
                 out.append(_violation((seg, n, path), Code.CARDINALITY, "champ non permis", "field not allowed"))
-            if c.cardinality and not c.cardinality[0] <= len(reps) <= c.cardinality[1]:
-                out.append(
-                    _violation(
-                        (seg, n, path), Code.CARDINALITY, "cardinalité non conforme", "non-conformant cardinality"
+            if c.cardinality is not None or c.length is not None:
+                reps = raw.split(seg.d.repetition)
+                if c.cardinality and not c.cardinality[0] <= len(reps) <= c.cardinality[1]:
+                    out.append(
+                        _violation(
+                            (seg, n, path), Code.CARDINALITY, "cardinalité non conforme", "non-conformant cardinality"
+                        )
                     )
-                )
-            if c.length is not None and any(len(r) > c.length for r in reps):
-                out.append(_violation((seg, n, path), Code.VALUE_TOO_LONG, "valeur trop longue", "value too long"))
+                if c.length is not None and any(len(r) > c.length for r in reps):
+                    out.append(_violation((seg, n, path), Code.VALUE_TOO_LONG, "valeur trop longue", "value too long"))
             if c.values is not None and seg.value(n, 1) not in c.values:
                 out.append(
                     _violation(

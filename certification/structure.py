@@ -244,6 +244,7 @@ def _fields(seg: Any, rules: SegmentRules) -> list[Issue]:
                 )
             )
     by_number = rules.by_number
+    rep_mark, comp_mark, sub_mark = d.repetition, d.component, d.subcomponent
     for n in rules.numbers:  # only the fields that have something to check, in order
         if n >= count:
             break
@@ -251,12 +252,18 @@ def _fields(seg: Any, rules: SegmentRules) -> list[Issue]:
         if not raw or n < first:
             continue
         rule = by_number[n]
-        if not rule.valued and len(raw) <= rule.shortest and (rule.repeats or d.repetition not in raw):
-            continue  # nothing this field could break: skip the call (most fields of a message)
-        if rule is not None:
-            issue = _field(seg, n, raw, rule, d)
-            if issue is not None:
-                issues.extend(issue)
+        if len(raw) <= rule.shortest and (first > 1 or rep_mark not in raw):
+            # One repetition, short enough: the common case, decided here without a call.
+            if not rule.valued:
+                continue
+            value = raw.split(comp_mark, 1)[0] if comp_mark in raw else raw
+            if sub_mark in value:
+                value = value.split(sub_mark, 1)[0]
+            if _value(value, rule) is None:
+                continue
+        issue = _field(seg, n, raw, rule, d)
+        if issue is not None:
+            issues.extend(issue)
     return issues
 
 
@@ -308,14 +315,19 @@ def _too_long(rep: str, lengths: tuple[tuple[int, int], ...], d: Any) -> int | N
 
 
 def _value(value: str, rule: FieldRule) -> tuple[Code, str, str] | None:
+    table = rule.table
+    if table is not None:
+        if value in table or not value or value == '""':
+            return None
+        return Code.TABLE_VALUE_NOT_FOUND, "valeur absente de la table HL7", "value not in the HL7 table"
     if not value or value == '""':
         return None
-    if rule.table is not None and value not in rule.table:
-        return Code.TABLE_VALUE_NOT_FOUND, "valeur absente de la table HL7", "value not in the HL7 table"
-    if rule.datatype in ("NM", "SI") and not _number(value, integer=rule.datatype == "SI"):
-        return Code.DATA_TYPE, f"valeur {rule.datatype} invalide", f"invalid {rule.datatype} value"
-    if rule.datatype in _DATES and to_iso(value) is None:
-        return Code.DATA_TYPE, "date ou heure invalide", "invalid date or time"
+    datatype = rule.datatype
+    if datatype in _DATES:
+        if to_iso(value) is None:
+            return Code.DATA_TYPE, "date ou heure invalide", "invalid date or time"
+    elif datatype in ("NM", "SI") and not _number(value, integer=datatype == "SI"):
+        return Code.DATA_TYPE, f"valeur {datatype} invalide", f"invalid {datatype} value"
     return None
 
 

@@ -71,3 +71,21 @@ def test_din_rule_on_a_pharmacy_message() -> None:
     msg = parse(text)
     rules = [i.rule for i in ruleset.validate_message(msg, read_header(msg), CTX)]
     assert "din.format" in rules
+
+
+def test_a_shared_pass_reports_only_the_rules_the_set_names() -> None:
+    """The lab rules share one OBX pass; a set naming one of them gets that rule's issues alone."""
+    bad = MSG + "OBX|1|NM|2345-7^Glucose^LN||5.2||||||Q\r"  # no OBX-6 units, OBX-11 Q not in 0085
+    msg = parse(bad)
+    only_units = RuleSet(id="t", version="1", domain="lab", structure=False, rules=[{"id": "lab.nm-units"}])
+    both = RuleSet(
+        id="t",
+        version="1",
+        domain="lab",
+        structure=False,
+        rules=[{"id": "lab.nm-units", "severity": "W"}, {"id": "lab.obx11-status"}],
+    )
+    (issue,) = only_units.validate_message(msg, read_header(msg), CTX)
+    assert (issue.rule, str(issue.location), issue.severity) == ("lab.nm-units", "OBX^1^6", "E")
+    found = {(i.rule, str(i.location), i.severity) for i in both.validate_message(msg, read_header(msg), CTX)}
+    assert found == {("lab.nm-units", "OBX^1^6", "W"), ("lab.obx11-status", "OBX^1^11", "E")}
