@@ -131,14 +131,16 @@ def scenario_of(plan: TestPlan, source: str, control_id: str) -> str | None:
 
 
 def _field(msg: Message, path: str) -> str:
-    seg_id, _, num = path.partition("-")
+    """A plan's field path: ``SEG-N`` (first component) or ``SEG-N.C``; MSH-9 reads code^event."""
+    seg_id, _, where = path.partition("-")
+    num, _, comp = where.partition(".")
     seg = msg.first(seg_id)
     if seg is None:
         return ""
     raw = seg.raw(int(num))
-    if seg_id == "MSH" and num == "9":
+    if seg_id == "MSH" and num == "9" and not comp:
         return "^".join(raw.split(msg.d.component)[:2])
-    return seg.value(int(num), 1)
+    return seg.value(int(num), int(comp or 1))
 
 
 def _check_step(step: Step, judged: Judged) -> list[str]:

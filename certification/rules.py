@@ -297,6 +297,7 @@ def illegal_transition(previous: str, new: str) -> bool:
 
 STATEFUL: dict[str, str] = {
     "lab.status-transition": "Result statuses move forward: final or corrected never goes back to preliminary",
+    "imaging.status-transition": "Report statuses move forward: final or corrected never goes back to preliminary",
 }
 
 RULES: dict[str, Rule] = {

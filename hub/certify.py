@@ -67,7 +67,7 @@ def judge_files(plan: TestPlan, files: list[Path]) -> Iterator[Judged]:
                 msg = parse(text)
             except HL7Error:
                 text, msg = raw.decode("latin-1"), None
-            keys = tuple(o.key for o in prepared.mapped.lab_orders) if prepared.mapped else ()
+            keys = tuple(getattr(r, "key", "") for r in prepared.mapped.records()) if prepared.mapped else ()
             yield Judged(
                 source=source,
                 control_id=prepared.header.control_id if prepared.header else "",

@@ -188,6 +188,55 @@ def _print_patient(rec: dict[str, Any]) -> None:
             value = o["value_text"].replace("\n", " / ")
             label = f"{o['code']:>10} {o['code_text'][:40]:40}"
             click.echo(f"    {label} {value[:40]} {o['units']} [{o['status']}] v{o['version']}")
+    for med in rec["pharmacy"]["medications"]:
+        drug = med["drug"]
+        flag = "" if drug["recognized"] else " (code not recognized)"
+        kinds = ", ".join(e["kind"] for e in med["events"])
+        click.echo(f"  medication {drug['system'] or '?'} {drug['code']}{flag} {drug['name'][:40]} [{med['status']}]")
+        click.echo(f"    events: {kinds}")
+    imaging = rec["imaging"]
+    for order in imaging["orders"]:
+        c = order["current"]
+        click.echo(f"  imaging order {c['accession'] or order['key']} {c['code']} {c['code_text']} {c['modality']}")
+    for report in imaging["reports"]:
+        c = report["current"]
+        docs = f" +{len(c['documents'])} document(s)" if c["documents"] else ""
+        history = f" (history: {', '.join(h['status'] for h in report['history'])})" if report["history"] else ""
+        click.echo(f"  imaging report {c['accession'] or report['key']} [{c['status']}] v{c['version']}{docs}{history}")
+    for study in imaging["studies"]:
+        links = len(study["linked_orders"]) + len(study["linked_reports"])
+        click.echo(
+            f"  study {study['study_uid']} {'/'.join(study['modalities'])} {study['series_count']} series, "
+            f"{study['instance_count']} instance(s), linked to {links} order(s)/report(s)"
+        )
+
+
+@main.group()
+def dicom() -> None:
+    """DICOM objects for the imaging domain."""
+
+
+@dicom.command("import")
+@config_option
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def dicom_import(config_file: str | None, files: tuple[Path, ...]) -> None:
+    """Import DICOM Part 10 files: metadata and SR text, never pixel data. Exit 1 if any failed."""
+    import getpass
+
+    from .dicom_store import import_dicom
+
+    engine = engine_for(config_file)
+    source = f"cli:{getpass.getuser()}"
+    failed = 0
+    for path in files:
+        result = import_dicom(engine, path.read_bytes(), channel="dicom-import", source=source)
+        if result.ok:
+            click.echo(f"{result.status.value:10} {path}: study {result.study_uid}, {result.text}")
+        else:
+            failed += 1
+            click.echo(f"{result.status.value:10} {path}: {result.text}", err=True)
+    if failed:
+        raise SystemExit(1)
 
 
 main.add_command(partners)

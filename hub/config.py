@@ -61,6 +61,21 @@ class SecurityConfig(_Strict):
     refused_burst: Annotated[int, Field(ge=1)] = 10
 
 
+class ExclusionConfig(_Strict):
+    """A category of tests or exams this channel does not communicate (AA, journaled as filtered)."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+    description: str = ""
+    codes: tuple[str, ...] = ()  # "CODE" or "SYSTEM:CODE", e.g. "LN:94500-6"
+    sections: tuple[str, ...] = ()  # OBR-24 diagnostic service sections, e.g. "GE"
+
+    @model_validator(mode="after")
+    def _something(self) -> ExclusionConfig:
+        if not self.codes and not self.sections:
+            raise ValueError(f"exclusion {self.id!r} names no codes and no sections")
+        return self
+
+
 class ChannelConfig(_Strict):
     """One listener: where it listens, which domain it feeds, its limits."""
 
@@ -79,6 +94,8 @@ class ChannelConfig(_Strict):
     tls: TLSConfig | None = None
     ruleset: str | None = None  # e.g. tgv-lab-2026.1 (certification/rulesets/)
     certification: bool = False  # a certification channel: T traffic, never stored clinically
+    exclusions: tuple[ExclusionConfig, ...] = ()
+    max_document_bytes: Annotated[int, Field(ge=1)] = 8_388_608  # an OBX ED document, decoded
 
     @field_validator("ruleset")
     @classmethod

@@ -57,6 +57,7 @@ class Status(StrEnum):
     REJECTED = "rejected"  # AR: not processable here
     REFUSED = "refused"  # AR: link not authorized (security event)
     CERTIFICATION = "certification"  # certification traffic kept in its campaign, never clinical
+    FILTERED = "filtered"  # AA, but every record fell under a channel exclusion: nothing stored
     IGNORED = "ignored"  # an ACK sent to the hub: journaled, never acknowledged
     PROTOCOL = "protocol"  # framing failure: junk or oversize, connection closed
 

@@ -18,13 +18,14 @@ from hub.hl7 import Code, Issue, Location
 from mappings import LabOrder, Mapped
 from mappings.records import Patient as PatientRecord
 
-from .models import LabObservation, Patient, PatientIdentifier
+from .models import ImagingReport, LabObservation, Patient, PatientIdentifier
 from .models import LabOrder as LabOrderRow
 
 patients = cast(Table, Patient.__table__)
 identifiers = cast(Table, PatientIdentifier.__table__)
 lab_orders = cast(Table, LabOrderRow.__table__)
 lab_observations = cast(Table, LabObservation.__table__)
+imaging_reports = cast(Table, ImagingReport.__table__)
 
 
 def row(record: object) -> dict[str, Any]:
@@ -69,7 +70,8 @@ def resolve_patient(conn: Connection, patient: PatientRecord, now: datetime) -> 
     return int(patient_id)
 
 
-def _next_versions(conn: Connection, table: Any, keys: list[str]) -> dict[str, int]:
+def next_versions(conn: Connection, table: Any, keys: list[str]) -> dict[str, int]:
+    """The version each key's next row takes: one past the highest stored, else 1."""
     if not keys:
         return {}
     rows = conn.execute(
@@ -105,21 +107,28 @@ def transition_issues(conn: Connection, mapped: Mapped) -> tuple[Issue, ...]:
             obx_seq += 1
             if illegal_transition(observations.get(obs.key, ""), obs.status):
                 issues.append(_transition(Location("OBX", obx_seq, 11), observations[obs.key], obs.status))
+    if mapped.imaging_reports:  # imaging.status-transition: reports follow the same lifecycle
+        reports = _latest_status(conn, imaging_reports, [r.key for r in mapped.imaging_reports])
+        for n, report in enumerate(mapped.imaging_reports, start=1):
+            if illegal_transition(reports.get(report.key, ""), report.status):
+                issues.append(
+                    _transition(Location("OBR", n, 25), reports[report.key], report.status, "imaging.status-transition")
+                )
     return tuple(issues)
 
 
-def _transition(loc: Location, before: str, after: str) -> Issue:
+def _transition(loc: Location, before: str, after: str, rule: str = "lab.status-transition") -> Issue:
     return Issue(
         Code.TABLE_VALUE_NOT_FOUND,
         loc,
         f"statut {before} puis {after} : retour en arrière interdit",
         f"status {before} then {after}: going back is not allowed",
         "E",
-        "lab.status-transition",
+        rule,
     )
 
 
-def _take(versions: dict[str, int], key: str) -> int:
+def take_version(versions: dict[str, int], key: str) -> int:
     """The next version for `key`, counting repeats of the key within one message."""
     version = versions[key]
     versions[key] = version + 1
@@ -129,8 +138,8 @@ def _take(versions: dict[str, int], key: str) -> int:
 def insert_lab(conn: Connection, mapped: Mapped, message_id: int, patient_id: int) -> None:
     """Append the message's orders and observations, each at the next version of its key."""
     orders: tuple[LabOrder, ...] = mapped.lab_orders
-    order_versions = _next_versions(conn, lab_orders, [o.key for o in orders])
-    obs_versions = _next_versions(conn, lab_observations, [x.key for o in orders for x in o.observations])
+    order_versions = next_versions(conn, lab_orders, [o.key for o in orders])
+    obs_versions = next_versions(conn, lab_observations, [x.key for o in orders for x in o.observations])
     for order in orders:
         values = row(order)
         values.pop("observations")
@@ -141,7 +150,7 @@ def insert_lab(conn: Connection, mapped: Mapped, message_id: int, patient_id: in
                 "observed_at": order.observed_at or "",
                 "reported_at": order.reported_at or "",
                 "notes": json.dumps(list(order.notes), ensure_ascii=False),
-                "version": _take(order_versions, order.key),
+                "version": take_version(order_versions, order.key),
                 "message_id": message_id,
                 "patient_id": patient_id,
             },
@@ -152,7 +161,7 @@ def insert_lab(conn: Connection, mapped: Mapped, message_id: int, patient_id: in
             obs_row.update(
                 observed_at=obs.observed_at or "",
                 notes=json.dumps(list(obs.notes), ensure_ascii=False),
-                version=_take(obs_versions, obs.key),
+                version=take_version(obs_versions, obs.key),
                 order_id=order_id,
                 message_id=message_id,
                 patient_id=patient_id,

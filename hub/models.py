@@ -150,6 +150,7 @@ class LabOrder(Base):
     ordering_provider: Mapped[text]
     performing_org: Mapped[text]
     notes: Mapped[text]  # JSON list
+    section: Mapped[text]  # OBR-24 (migration 0004)
 
 
 class LabObservation(Base):
@@ -182,6 +183,129 @@ class LabObservation(Base):
     observed_at: Mapped[text]
     performing_org: Mapped[text]
     notes: Mapped[text]  # JSON list
+
+
+class MedicationEvent(Base):
+    """One pharmacy event (ordered, dispensed, administered, cancelled...) as version N of a prescription."""
+
+    __tablename__ = "medication_events"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[pk]
+    key: Mapped[str] = mapped_column(Text)
+    version: Mapped[int]
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    kind: Mapped[text]
+    order_control: Mapped[text]
+    status: Mapped[text]
+    drug_code: Mapped[text]  # text: a DIN keeps its leading zeros
+    drug_system: Mapped[text]
+    drug_name: Mapped[text]
+    drug_recognized: Mapped[bool] = mapped_column(default=False)
+    strength: Mapped[text]
+    form: Mapped[text]
+    route: Mapped[text]
+    dose: Mapped[text]
+    quantity: Mapped[text]
+    refills: Mapped[text]
+    prescriber: Mapped[text]
+    pharmacy: Mapped[text]
+    occurred_at: Mapped[text]
+    prescription_number: Mapped[text]
+    notes: Mapped[text]  # JSON list
+
+
+class ImagingOrder(Base):
+    """One version of an imaging order (OMI^O23, ORM^O01)."""
+
+    __tablename__ = "imaging_orders"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[pk]
+    key: Mapped[str] = mapped_column(Text)
+    version: Mapped[int]
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    order_control: Mapped[text]
+    order_status: Mapped[text]
+    placer_number: Mapped[text]
+    filler_number: Mapped[text]
+    accession: Mapped[str] = mapped_column(Text, index=True)
+    requested_procedure_id: Mapped[text]
+    study_uid: Mapped[str] = mapped_column(Text, index=True)
+    scheduled_step_id: Mapped[text]
+    modality: Mapped[text]
+    code: Mapped[text]
+    code_text: Mapped[text]
+    code_system: Mapped[text]
+    ordered_at: Mapped[text]
+    ordering_provider: Mapped[text]
+    section: Mapped[text]
+
+
+class ImagingReport(Base):
+    """One version of a radiology report (ORU^R01 on an imaging channel)."""
+
+    __tablename__ = "imaging_reports"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[pk]
+    key: Mapped[str] = mapped_column(Text)
+    version: Mapped[int]
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    placer_number: Mapped[text]
+    filler_number: Mapped[text]
+    accession: Mapped[str] = mapped_column(Text, index=True)
+    study_uid: Mapped[str] = mapped_column(Text, index=True)
+    code: Mapped[text]
+    code_text: Mapped[text]
+    code_system: Mapped[text]
+    status: Mapped[text]
+    observed_at: Mapped[text]
+    reported_at: Mapped[text]
+    findings: Mapped[text]  # JSON list of [code, system, text]
+    section: Mapped[text]
+    text: Mapped[str] = mapped_column(Text, default="")  # last: the name shadows the `text` alias
+
+
+class ImagingDocument(Base):
+    """An encapsulated document (OBX ED) of one report version: bytes, type, hash."""
+
+    __tablename__ = "imaging_documents"
+
+    id: Mapped[pk]
+    report_id: Mapped[int] = mapped_column(ForeignKey("imaging_reports.id"), index=True)
+    media_type: Mapped[text]
+    encoding: Mapped[text]
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class DicomInstance(Base):
+    """One imported DICOM object's metadata (never its pixel data), exactly once per SOP Instance UID."""
+
+    __tablename__ = "dicom_instances"
+
+    id: Mapped[pk]
+    sop_instance_uid: Mapped[str] = mapped_column(Text, unique=True)
+    sop_class_uid: Mapped[text]
+    study_uid: Mapped[str] = mapped_column(Text, index=True)
+    series_uid: Mapped[text]
+    accession: Mapped[str] = mapped_column(Text, index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    modality: Mapped[text]
+    study_date: Mapped[text]
+    study_description: Mapped[text]
+    series_description: Mapped[text]
+    charset: Mapped[text]
+    report_text: Mapped[text]  # Basic Text / Enhanced / Comprehensive SR content
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    source: Mapped[text]  # "cli:<operator>" or the channel name
+    imported_at: Mapped[stamp]
 
 
 Index("ix_journal_control", JournalEntry.sending_application, JournalEntry.control_id)

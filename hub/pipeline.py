@@ -39,6 +39,7 @@ from hub.hl7 import (
 from hub.hl7.ack import ENHANCED
 from hub.hl7.message import part
 from mappings import Mapped, routes_for
+from mappings.exclusions import Exclusion, apply_exclusions
 
 from .directory import PartnerDirectory, RefusalLimiter, Ruling
 from .interfaces import Defect, Inbound, Status
@@ -60,6 +61,8 @@ class ChannelPolicy:
     max_segments: int = 10_000
     ruleset: RuleSet | None = None  # step 4: the certification rules this channel applies
     certification: bool = False  # a certification channel (MSH-11 T traffic inside a campaign)
+    exclusions: tuple[Exclusion, ...] = ()  # categories not communicated: AA, journaled as filtered
+    max_document_bytes: int = 8_388_608  # an OBX ED document, decoded
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,11 +134,17 @@ class Pipeline:
             check_header(header, policy)
             rule_warnings = self._certify(msg, header, policy)
             mapped = self._map(msg, header, policy)
+            _check_documents(mapped, policy)
+            mapped = apply_exclusions(mapped, policy.exclusions)
+            status = Status.FILTERED if mapped.filtered_by and not mapped.records() else Status.ACCEPTED
             warnings = (*decoded.warnings, *msg.warnings, *rule_warnings, *mapped.warnings)
             prepared = Prepared(
-                inbound, sha, Status.ACCEPTED, header, codec, warnings, mapped,
+                inbound, sha, status, header, codec, warnings, mapped,
                 partner_id=ruling.partner_id, decision=ruling.reason,
-                check_transitions=bool(policy.ruleset and policy.ruleset.applies("lab.status-transition")),
+                check_transitions=bool(
+                    policy.ruleset
+                    and any(policy.ruleset.applies(r) for r in ("lab.status-transition", "imaging.status-transition"))
+                ),
             )  # fmt: skip
             return self._answer(prepared)
         except HL7Error as err:
@@ -210,7 +219,9 @@ class Pipeline:
         return route.mapper(msg, header)
 
     def _answer(self, p: Prepared) -> Prepared:
-        outcome = {Status.ACCEPTED: "accepted", Status.ERROR: "error"}.get(p.status, "rejected")  # REFUSED: AR
+        outcome = {Status.ACCEPTED: "accepted", Status.FILTERED: "accepted", Status.ERROR: "error"}.get(
+            p.status, "rejected"
+        )  # REFUSED: AR
         policy = self.channels.get(p.inbound.channel)
         if policy is not None and policy.certification and p.status is not Status.REFUSED and p.partner_id:
             p = replace(p, campaign_product=self.directory.product_of(p.partner_id))
@@ -327,6 +338,19 @@ def _defect_issue(defect: Defect) -> Issue:
     fr, en = texts[defect]
     code = Code.SEGMENT_SEQUENCE if defect is Defect.EMPTY else Code.OTHER
     return Issue(code, Location(), fr, en)
+
+
+def _check_documents(mapped: Mapped, policy: ChannelPolicy) -> None:
+    """An ED document over the channel's cap: AE 104 at its OBX-5 (the sender keeps it, nothing is cut)."""
+    for report in mapped.imaging_reports:
+        for doc in report.documents:
+            if doc.size > policy.max_document_bytes:
+                raise ContentError.at(
+                    Code.VALUE_TOO_LONG,
+                    Location("OBX", doc.obx_sequence, 5),
+                    f"document de {doc.size} octets, maximum {policy.max_document_bytes}",
+                    f"document of {doc.size} bytes, at most {policy.max_document_bytes}",
+                )
 
 
 def journal_raw(p: Prepared) -> bytes | None:

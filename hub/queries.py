@@ -9,7 +9,18 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from .models import JournalEntry, LabObservation, LabOrder, Patient, PatientIdentifier
+from .models import (
+    DicomInstance,
+    ImagingDocument,
+    ImagingOrder,
+    ImagingReport,
+    JournalEntry,
+    LabObservation,
+    LabOrder,
+    MedicationEvent,
+    Patient,
+    PatientIdentifier,
+)
 
 
 def list_messages(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
@@ -80,6 +91,8 @@ def patient_record(engine: Engine, patient_id: int) -> dict[str, Any]:
                 "sex": patient.sex,
             },
             "lab": {"orders": _orders(orders, observations)},
+            "pharmacy": {"medications": _medications(s, patient_id)},
+            "imaging": _imaging(s, patient_id),
         }
 
 
@@ -130,3 +143,147 @@ def _orders(orders: Any, observations: Any) -> list[dict[str, Any]]:
 
 def _set_order(set_id: str) -> tuple[int, str]:
     return (int(set_id), "") if set_id.isdigit() else (1 << 30, set_id)
+
+
+_MED_FIELDS = (
+    "kind", "order_control", "status", "drug_code", "drug_system", "drug_name", "drug_recognized", "strength",
+    "form", "route", "dose", "quantity", "refills", "prescriber", "pharmacy", "occurred_at", "prescription_number",
+)  # fmt: skip
+_INACTIVE = frozenset({"cancelled", "discontinued"})
+
+
+def _medications(s: Session, patient_id: int) -> list[dict[str, Any]]:
+    """One entry per prescription: its current state and every event, oldest first."""
+    events = s.scalars(
+        select(MedicationEvent)
+        .where(MedicationEvent.patient_id == patient_id)
+        .order_by(MedicationEvent.key, MedicationEvent.version)
+    ).all()
+    by_key: dict[str, list[Any]] = defaultdict(list)
+    for event in events:
+        by_key[event.key].append(event)
+    out = []
+    for key, versions in by_key.items():
+        current = versions[-1]
+        # The drug as last described: a cancellation often names it too, but may not.
+        described = next((v for v in reversed(versions) if v.drug_code or v.drug_name), current)
+        out.append(
+            {
+                "key": key,
+                "status": current.status,
+                "active": current.status not in _INACTIVE,
+                "drug": {
+                    "code": described.drug_code,
+                    "system": described.drug_system,
+                    "name": described.drug_name,
+                    "recognized": described.drug_recognized,
+                },
+                "events": [_version(v, _MED_FIELDS) for v in versions],
+            }
+        )
+    return out
+
+
+_IMG_ORDER_FIELDS = (
+    "order_control", "order_status", "placer_number", "filler_number", "accession", "requested_procedure_id",
+    "study_uid", "scheduled_step_id", "modality", "code", "code_text", "code_system", "ordered_at",
+    "ordering_provider",
+)  # fmt: skip
+_REPORT_FIELDS = (
+    "placer_number", "filler_number", "accession", "study_uid", "code", "code_text", "code_system", "status",
+    "observed_at", "reported_at", "text",
+)  # fmt: skip
+
+
+def _report_version(row: Any, documents: dict[int, list[Any]]) -> dict[str, Any]:
+    out = {f: getattr(row, f) for f in _REPORT_FIELDS}
+    out["version"] = row.version
+    out["message_id"] = row.message_id
+    out["findings"] = json.loads(row.findings or "[]")
+    out["documents"] = [
+        {"media_type": d.media_type, "sha256": d.sha256, "size": d.size} for d in documents.get(row.id, [])
+    ]
+    return out
+
+
+def _imaging(s: Session, patient_id: int) -> dict[str, Any]:
+    """Orders and reports (current and history), and the DICOM studies linked to them."""
+    orders = s.scalars(
+        select(ImagingOrder)
+        .where(ImagingOrder.patient_id == patient_id)
+        .order_by(ImagingOrder.key, ImagingOrder.version)
+    ).all()
+    reports = s.scalars(
+        select(ImagingReport)
+        .where(ImagingReport.patient_id == patient_id)
+        .order_by(ImagingReport.key, ImagingReport.version)
+    ).all()
+    documents: dict[int, list[Any]] = defaultdict(list)
+    if reports:
+        for doc in s.scalars(select(ImagingDocument).where(ImagingDocument.report_id.in_([r.id for r in reports]))):
+            documents[doc.report_id].append(doc)
+    both: list[Any] = [*orders, *reports]
+    accessions = {r.accession for r in both if r.accession}
+    study_uids = {r.study_uid for r in both if r.study_uid}
+    instances = s.scalars(
+        select(DicomInstance)
+        .where(
+            (DicomInstance.patient_id == patient_id)
+            | DicomInstance.accession.in_(accessions)
+            | DicomInstance.study_uid.in_(study_uids)
+        )
+        .order_by(DicomInstance.id)
+    ).all()
+    return {
+        "orders": _versioned(orders, lambda r: _version_plain(r, _IMG_ORDER_FIELDS)),
+        "reports": _versioned(reports, lambda r: _report_version(r, documents)),
+        "studies": _studies(instances, orders, reports),
+    }
+
+
+def _version_plain(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    out = {f: getattr(row, f) for f in fields}
+    out["version"] = row.version
+    out["message_id"] = row.message_id
+    return out
+
+
+def _versioned(rows: Any, render: Any) -> list[dict[str, Any]]:
+    by_key: dict[str, list[Any]] = defaultdict(list)
+    for r in rows:
+        by_key[r.key].append(r)
+    return [
+        {"key": key, "current": render(versions[-1]), "history": [render(v) for v in versions[:-1]]}
+        for key, versions in by_key.items()
+    ]
+
+
+def _studies(instances: Any, orders: Any, reports: Any) -> list[dict[str, Any]]:
+    """One entry per Study Instance UID, with counts and the HL7 orders and reports it links to."""
+    by_study: dict[str, list[Any]] = defaultdict(list)
+    for inst in instances:
+        by_study[inst.study_uid].append(inst)
+    out = []
+    for uid, objs in by_study.items():
+        accessions = {o.accession for o in objs if o.accession}
+
+        def linked(rows: Any, accessions: set[str] = accessions, uid: str = uid) -> list[str]:
+            keys = (r.key for r in rows if r.study_uid == uid or (r.accession and r.accession in accessions))
+            return list(dict.fromkeys(keys))
+
+        first = objs[0]
+        out.append(
+            {
+                "study_uid": uid,
+                "accession": first.accession,
+                "modalities": sorted({o.modality for o in objs if o.modality}),
+                "study_date": first.study_date or None,
+                "description": first.study_description,
+                "series_count": len({o.series_uid for o in objs}),
+                "instance_count": len(objs),
+                "report_text": "\n\n".join(o.report_text for o in objs if o.report_text),
+                "linked_orders": linked(orders),
+                "linked_reports": linked(reports),
+            }
+        )
+    return out

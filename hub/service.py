@@ -12,6 +12,7 @@ from twisted.internet.endpoints import serverFromString
 from certification.ruleset import load_ruleset
 from channels.mllp import Limits, MLLPFactory
 from channels.tls import server_options, wrap
+from mappings.exclusions import Exclusion
 
 from .config import ChannelConfig, Config
 from .db import ensure_schema, make_engine
@@ -34,7 +35,17 @@ def policy(channel: ChannelConfig) -> ChannelPolicy:
         max_segments=channel.max_segments,
         ruleset=load_ruleset(channel.ruleset) if channel.ruleset else None,
         certification=channel.certification,
+        exclusions=tuple(
+            Exclusion(e.id, frozenset(_code_key(c) for c in e.codes), frozenset(e.sections)) for e in channel.exclusions
+        ),
+        max_document_bytes=channel.max_document_bytes,
     )
+
+
+def _code_key(code: str) -> str:
+    """``SYSTEM:CODE`` with the system upper-cased, or a bare code as written."""
+    system, sep, value = code.partition(":")
+    return f"{system.upper()}:{value}" if sep else code
 
 
 def limits(channel: ChannelConfig) -> Limits:

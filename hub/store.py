@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, Table, insert, select
 
 from hub.hl7 import Code, Issue, Location
 
+from .domain_store import insert_imaging, insert_pharmacy
 from .interfaces import Status
 from .journal import ChainWriter
 from .lab_store import insert_lab, resolve_patient, transition_issues
@@ -69,6 +70,9 @@ class SQLStore:
     def _one(self, conn: Connection, chain: ChainWriter, p: Prepared) -> Verdict:
         if p.campaign_product is not None and p.status in (Status.ACCEPTED, Status.ERROR):
             return self._campaign(conn, chain, p)
+        if p.status is Status.FILTERED:  # not communicated: only the attempt and its rule are kept
+            self._journal(chain, p, p.status)
+            return Verdict(p.status)
         if p.status is not Status.ACCEPTED:
             self._journal(chain, p, p.status, raw=journal_raw(p))
             return Verdict(p.status)
@@ -114,7 +118,7 @@ class SQLStore:
             self._journal(chain, replace(p, issues=(issue,)), Status.REJECTED, raw=journal_raw(p), ack_code="AR")
             return Verdict(Status.REJECTED, issues=(issue,))
         answer = "AA" if p.status is Status.ACCEPTED else "AE"
-        keys = [o.key for o in p.mapped.lab_orders] if p.mapped else []
+        keys = [getattr(r, "key", "") for r in p.mapped.records()] if p.mapped else []
         conn.execute(
             insert(campaign_messages),
             {
@@ -162,6 +166,8 @@ class SQLStore:
             },
         ).scalar_one()
         insert_lab(conn, mapped, message_id, patient_id)
+        insert_pharmacy(conn, mapped, message_id, patient_id)
+        insert_imaging(conn, mapped, message_id, patient_id)
         return int(message_id)
 
     def _journal(
@@ -220,8 +226,14 @@ def issue_from_json(data: dict[str, Any]) -> Issue:
 
 
 def reasons(p: Prepared) -> str:
-    """The PHI-free reason text of a journal entry: location, code and English text per issue."""
-    return "; ".join(f"{i.location} {i.code.value} {i.severity} {i.text_en}" for i in p.issues)
+    """The PHI-free reason text of a journal entry.
+
+    Location, code and English text per issue, then the exclusion rules that filtered records out.
+    """
+    parts = [f"{i.location} {i.code.value} {i.severity} {i.text_en}" for i in p.issues]
+    if p.mapped is not None and p.mapped.filtered_by:
+        parts.append("filtered by exclusion " + ", ".join(p.mapped.filtered_by))
+    return "; ".join(parts)
 
 
 def _ack_code(ack: bytes | None) -> str:

@@ -9,6 +9,7 @@ from hub.hl7.dtm import to_iso
 from hub.hl7.errors import warning
 from hub.hl7.message import part
 
+from .common import person
 from .patient import map_patient
 from .records import LabOrder, Mapped, Observation
 
@@ -77,10 +78,11 @@ def _order(group: _Group, facility: str) -> LabOrder:
         status=obr.value(25),
         observed_at=to_iso(obr.value(7, 1)),
         reported_at=to_iso(obr.value(22, 1)),
-        ordering_provider=_person(provider, obr),
+        ordering_provider=person(provider, obr),
         performing_org=facility,
         observations=observations,
         notes=tuple(group.notes),
+        section=obr.value(24),
     )
 
 
@@ -155,17 +157,6 @@ def _value_warnings(obs: Observation, msg: Message) -> list[Issue]:
             )
         ]
     return []
-
-
-def _person(raw: str, seg: Segment) -> str:
-    """An XCN as ``family, given (id)``."""
-    if not raw:
-        return ""
-    d = seg.d
-    first = raw.split(d.repetition, maxsplit=1)[0]
-    ident, family, given = (part(first, d, i) for i in (1, 2, 3))
-    name = ", ".join(p for p in (family, given) if p)
-    return f"{name} ({ident})" if ident and name else (name or ident)
 
 
 def _note(nte: Segment) -> str:

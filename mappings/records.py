@@ -72,6 +72,93 @@ class LabOrder:
     performing_org: str  # sending facility MSH-4.1
     observations: tuple[Observation, ...]
     notes: tuple[str, ...] = ()
+    section: str = ""  # OBR-24 diagnostic service section: what exclusions match besides the code
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationEvent:
+    """One pharmacy event on one prescription: ordered (RDE), dispensed (RDS), administered (RAS)."""
+
+    key: str  # the prescription's identity across events (placer or filler order number)
+    kind: str  # order, dispense, administration
+    order_control: str  # ORC-1: NW new, CA cancel, DC discontinue, XO change, RF refill...
+    status: str  # what the event makes of the prescription: active, dispensed, administered, cancelled...
+    drug_code: str  # kept as text: a DIN keeps its leading zeros
+    drug_system: str  # the coding system as sent (DIN, NDC, ATC...)
+    drug_name: str
+    drug_recognized: bool  # the coding system is one the repository recognizes (DIN)
+    strength: str  # value and units, e.g. "500 mg"
+    form: str
+    route: str
+    dose: str  # value and units per administration
+    quantity: str  # dispensed or to dispense, with units
+    refills: str
+    prescriber: str
+    pharmacy: str  # the dispensing pharmacy
+    occurred_at: str | None  # ISO: the order, dispense or administration date
+    prescription_number: str
+    section: str = ""  # unused in pharmacy; exclusions match on codes
+    notes: tuple[str, ...] = ()
+
+    @property
+    def code(self) -> str:
+        """The code exclusions match on."""
+        return self.drug_code
+
+
+@dataclass(frozen=True, slots=True)
+class ImagingOrder:
+    """One imaging order (OMI^O23, ORM^O01): what links it to its study and its report."""
+
+    key: str
+    order_control: str  # ORC-1
+    order_status: str  # ORC-5
+    placer_number: str
+    filler_number: str
+    accession: str  # IPC-1, else OBR-18
+    requested_procedure_id: str  # IPC-2, else OBR-19
+    study_uid: str  # IPC-3, else ZDS-1
+    scheduled_step_id: str  # IPC-4, else OBR-20
+    modality: str  # IPC-5, else OBR-24
+    code: str  # OBR-4.1 (else IPC-6.1)
+    code_text: str
+    code_system: str
+    ordered_at: str | None
+    ordering_provider: str
+    section: str = ""  # OBR-24 diagnostic service section
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """An encapsulated document (OBX ED): kept as bytes with its hash, within a size cap."""
+
+    media_type: str  # e.g. application/pdf
+    encoding: str  # Base64, as sent
+    sha256: str
+    size: int
+    data: bytes
+    obx_sequence: int  # where it came from: the channel's size cap answers at OBX^n^5
+
+
+@dataclass(frozen=True, slots=True)
+class ImagingReport:
+    """One version of a radiology report (ORU^R01 on an imaging channel)."""
+
+    key: str
+    placer_number: str
+    filler_number: str
+    accession: str  # OBR-18 (IHE RAD), else IPC-1 when present
+    study_uid: str  # OBX 113014^DICOM Study, else ZDS-1
+    code: str  # OBR-4 procedure
+    code_text: str
+    code_system: str
+    status: str  # OBR-25: P preliminary, F final, C corrected, A amended (some results)...
+    observed_at: str | None
+    reported_at: str | None
+    text: str  # TX/FT/ST values, escapes decoded, one line per repetition or segment
+    findings: tuple[tuple[str, str, str], ...] = ()  # coded results: (code, system, value text)
+    documents: tuple[Document, ...] = ()
+    section: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +169,11 @@ class Mapped:
     patient: Patient
     lab_orders: tuple[LabOrder, ...] = ()
     warnings: tuple[Issue, ...] = field(default_factory=tuple)
+    medications: tuple[MedicationEvent, ...] = ()
+    imaging_orders: tuple[ImagingOrder, ...] = ()
+    imaging_reports: tuple[ImagingReport, ...] = ()
+    filtered_by: tuple[str, ...] = ()  # exclusion rules that removed records from this message
+
+    def records(self) -> tuple[object, ...]:
+        """Every clinical record the message carries."""
+        return (*self.lab_orders, *self.medications, *self.imaging_orders, *self.imaging_reports)

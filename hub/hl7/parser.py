@@ -121,6 +121,22 @@ def _split(text: str, d: Delimiters, warnings: list[Issue]) -> list[Segment]:
             continue
         fields = line.split(fs)
         seg_id = fields[0]
+        if _continues_base64(segments, seg_id, d):
+            # A bare CR inside an OBX-5 ED base64 payload (seen in real RIS traffic): base64 has
+            # no CR, so the line is the rest of that OBX. Joined, with a W naming the field.
+            prev = segments[-1]
+            joined = fs.join(prev.fields) + line
+            segments[-1] = Segment(joined.split(fs), prev.sequence, d)
+            warnings.append(
+                warning(
+                    Code.OTHER,
+                    Location("OBX", prev.sequence, 5),
+                    "CR nu dans une valeur ED base64 retiré",
+                    "bare CR inside an ED base64 value removed",
+                    "er7",
+                )
+            )
+            continue
         if not _SEGMENT_ID.fullmatch(seg_id):
             raise ContentError.at(
                 Code.SEGMENT_SEQUENCE,
@@ -150,6 +166,17 @@ def _split(text: str, d: Delimiters, warnings: list[Issue]) -> list[Segment]:
     if blank:
         warnings.append(_w("lignes vides ignorées", "blank segments ignored"))
     return segments
+
+
+_BASE64 = re.compile("[A-Za-z0-9+/=]+")
+
+
+def _continues_base64(segments: list[Segment], head: str, d: Delimiters) -> bool:
+    """Whether a line that is no segment continues an OBX whose ED value was cut by a bare CR."""
+    if not segments or _SEGMENT_ID.fullmatch(head) or not _BASE64.fullmatch(head):
+        return False
+    prev = segments[-1]
+    return prev.id == "OBX" and prev.raw(2) == "ED" and len(prev.fields) == 6
 
 
 def _raise_control(segments: list[Segment]) -> None:

@@ -97,7 +97,7 @@ def test_show_patient_json_shape(server_factory: object, tmp_path: Path) -> None
     assert sent.returncode == 0, sent.stdout
     shown = run("show", "patient", "LAVH54623112", "--json", "--config", str(server.config))
     record = json.loads(shown.stdout)
-    assert set(record) == {"patient", "lab"}
+    assert set(record) == {"patient", "lab", "pharmacy", "imaging"}
     assert set(record["patient"]) == {"id", "identifiers", "family", "given", "birth_date", "sex"}
     assert record["patient"]["identifiers"] == [
         {"value": "LAVH54623112", "type": "NAM", "authority": "RAMQ", "is_nam": True}

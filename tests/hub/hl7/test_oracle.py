@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,12 @@ REFUSED = {
     "NEG_cdc_ti_missing_msh2.hl7": "MSH-2 empty: no encoding characters (AR 102)",
     "dcm4che_omi_o23_ipc.hl7": "UTF-8 bytes under MSH-18 8859/1 would be mojibake (AE 102)",
     "dcm4che_file_named_orm_but_msh9_omi_o23_zds.hl7": "UTF-8 bytes under MSH-18 8859/1 (AE 102)",
-    "dcm4che_oru_r01_pdf_base64_ed.hl7": "a bare CR inside base64 starts a bogus segment 'A0KJSVFT' (AE 100)",
 }
+# Samples we repair (with a W): hl7apy is given the same repair, so the rest is still compared.
+REPAIRED = {
+    "dcm4che_oru_r01_pdf_base64_ed.hl7": "a bare CR inside an OBX-5 ED base64 value is removed (W at OBX^4^5)",
+}
+_BARE_CR_IN_BASE64 = re.compile(r"\r(?![A-Z][A-Z0-9]{2}\|)(?=[A-Za-z0-9+/=]+\|)")
 
 
 def _ours(text: str) -> list[tuple[str, list[str]]]:
@@ -84,6 +89,9 @@ def test_parser_agrees_with_hl7apy(path: Path) -> None:
             with pytest.raises(Exception, match="ABC"):
                 _hl7apy(text)
             continue
+        if path.name in REPAIRED:
+            assert any("bare CR" in w.text_en for w in parse(text).warnings)
+            text = _BARE_CR_IN_BASE64.sub("", text)
         theirs = _hl7apy(text)
         assert [s for s, _ in ours] == [s for s, _ in theirs]
         for (seg, a), (_, b) in zip(ours, theirs, strict=True):
