@@ -23,7 +23,7 @@ from .partners import issue_certificate
 from .pipeline import ChannelPolicy, Pipeline
 from .store import campaign_messages, campaigns, issue_from_json
 
-ANSWERS = {Status.ACCEPTED: "AA", Status.ERROR: "AE", Status.CONFLICT: "AE"}
+ANSWERS = {Status.ACCEPTED: "AA", Status.FILTERED: "AA", Status.ERROR: "AE", Status.CONFLICT: "AE"}
 
 
 class CampaignDirectory(PartnerDirectory):
