@@ -1,5 +1,6 @@
-"""DICOM reading with pydicom: every shared sample and every file pydicom bundles either reads or
-fails with a DicomError that says why; never another exception, never pixel data kept.
+"""DICOM reading with pydicom, over every shared sample and every file pydicom bundles.
+
+Each reads, or fails with a DicomError that says why: never another exception, never pixel data kept.
 """
 
 from __future__ import annotations
