@@ -80,7 +80,7 @@ class ChannelConfig(_Strict):
     """One listener: where it listens, which domain it feeds, its limits."""
 
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
-    protocol: Literal["mllp"]
+    protocol: Literal["mllp", "soap"]  # soap: twisted.web at /hl7, WSDL at /hl7?wsdl
     listen: str
     domain: str
     max_frame_bytes: Annotated[int, Field(ge=1024)] = 1_048_576

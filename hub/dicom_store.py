@@ -168,3 +168,33 @@ def _linked(conn: Connection, obj: DicomObject) -> list[tuple[str, int]]:
         ).all()
         out.extend((r.key, r.patient_id) for r in rows)
     return out
+
+
+def journal_refused(
+    engine: Engine, data: bytes, *, channel: str, peer: str, decision: str, partner_id: str = ""
+) -> None:
+    """A DICOM submission whose link was refused: journaled (hash and size only), nothing read."""
+    with engine.begin() as conn:
+        chain = ChainWriter(conn)
+        chain.append(
+            {
+                "at": datetime.now(UTC),
+                "status": Status.REFUSED.value,
+                "channel": channel,
+                "peer": peer,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "size": len(data),
+                "raw": None,
+                "sending_application": "",
+                "sending_facility": "",
+                "control_id": "",
+                "message_type": "DICOM",
+                "ack_code": "",
+                "codes": "207",
+                "reason": "link not authorized",
+                "message_id": None,
+                "partner_id": partner_id,
+                "decision": decision,
+            }
+        )
+        chain.close()

@@ -138,6 +138,15 @@ class PartnerDirectory:
             return Ruling(False, "tls-required", partner_id)
         return self._policy(p, channel, domain, certification=certification)
 
+    def authorize_certificate(self, fingerprint: str, channel: str, domain: str) -> Ruling:
+        """The link decision for traffic that carries no MSH (a DICOM object): the TLS certificate alone."""
+        if not fingerprint:
+            return Ruling(False, "tls-required")
+        partner_id = self.snapshot.by_identity.get(("certificate", fingerprint.upper()))
+        if partner_id is None:
+            return Ruling(False, "unknown-certificate")
+        return self._policy(self.snapshot.partners[partner_id], channel, domain, certification=False)
+
     def product_of(self, partner_id: str) -> tuple[str, str]:
         """(product, version) of a partner, or empty strings."""
         p = self.snapshot.partners.get(partner_id)

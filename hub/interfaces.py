@@ -22,6 +22,7 @@ class Defect(StrEnum):
     TRUNCATED = "truncated"  # a <VT> arrived before the frame's <FS>
     JUNK = "junk"  # bytes outside any frame; the connection is closed
     OVERSIZE = "oversize"  # the frame passed the channel's cap; the connection is closed
+    MALFORMED = "malformed"  # a request (SOAP) that could not be read; it got a Fault
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,7 @@ class Inbound:
     channel: str
     received_at: datetime
     tls_fingerprint: str = ""  # SHA-256 of the client certificate, "AB:CD:…", on TLS channels
+    charset_hint: str = ""  # the transport's word on the charset (SOAP), used when MSH-18 is empty
     defect: Defect | None = None
     size: int = -1  # the full size when `raw` holds only the first bytes (oversize)
 
@@ -45,6 +47,23 @@ class MessageHandler(Protocol):
 
     def blocked(self, peer: str) -> bool:
         """True while this peer address is rate-limited for refused attempts."""
+
+
+@dataclass(frozen=True, slots=True)
+class DicomReply:
+    """What became of one DICOM object submitted over a channel."""
+
+    status: str  # accepted, duplicate, conflict, error, refused
+    text: str  # for people, PHI-free
+    study_uid: str = ""
+    sop_instance_uid: str = ""
+
+
+class DicomHandler(Protocol):
+    """Channel -> engine for DICOM objects (the SOAP channel's second operation)."""
+
+    def submit(self, data: bytes, peer: str, channel: str, tls_fingerprint: str) -> Deferred[DicomReply]:
+        """Authorize, import and journal one object; never errbacks."""
 
 
 class Status(StrEnum):

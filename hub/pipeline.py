@@ -10,6 +10,7 @@ once and turns them into an outcome with its issues.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import secrets
 from collections.abc import Callable, Mapping
@@ -37,6 +38,7 @@ from hub.hl7 import (
     read_header,
 )
 from hub.hl7.ack import ENHANCED
+from hub.hl7.charsets import resolve as resolve_charset
 from hub.hl7.message import part
 from mappings import Mapped, routes_for
 from mappings.exclusions import Exclusion, apply_exclusions
@@ -106,7 +108,7 @@ class Pipeline:
     def prepare(self, inbound: Inbound) -> Prepared:
         """Steps 1-5: decode, parse, check the header, map; never raises."""
         sha = hashlib.sha256(inbound.raw).hexdigest()
-        if inbound.defect in (Defect.JUNK, Defect.OVERSIZE):
+        if inbound.defect in (Defect.JUNK, Defect.OVERSIZE, Defect.MALFORMED):
             return Prepared(inbound, sha, Status.PROTOCOL, issues=(_defect_issue(inbound.defect),))
         policy = self.channels[inbound.channel]
         header: Header | None = None
@@ -115,7 +117,10 @@ class Pipeline:
         try:
             if inbound.defect is not None:
                 raise RejectError(_defect_issue(inbound.defect))
-            decoded = decode(inbound.raw, policy.default_charset, self.charset_aliases)
+            default = policy.default_charset
+            if inbound.charset_hint:  # an HL7 label (8859/1) or a codec name (ISO-8859-1)
+                default = _hint(inbound.charset_hint, self.charset_aliases)
+            decoded = decode(inbound.raw, default, self.charset_aliases)
             codec = decoded.codec
             msg = parse(decoded.text, max_segments=policy.max_segments)
             header = read_header(msg)
@@ -333,11 +338,25 @@ def _defect_issue(defect: Defect) -> Issue:
         Defect.EMPTY: ("trame MLLP vide", "empty MLLP frame"),
         Defect.TRUNCATED: ("trame MLLP tronquée (VT avant FS)", "truncated MLLP frame (VT before FS)"),
         Defect.JUNK: ("octets hors trame MLLP", "bytes outside an MLLP frame"),
-        Defect.OVERSIZE: ("trame MLLP trop grande", "MLLP frame over the size cap"),
+        Defect.OVERSIZE: ("trame trop grande", "frame or body over the size cap"),
+        Defect.MALFORMED: ("requête SOAP refusée", "SOAP request refused (Fault sent)"),
     }
     fr, en = texts[defect]
     code = Code.SEGMENT_SEQUENCE if defect is Defect.EMPTY else Code.OTHER
     return Issue(code, Location(), fr, en)
+
+
+def _hint(label: str, aliases: Mapping[str, str]) -> str:
+    """The codec a transport's charset hint names, as an MSH-18 label or a codec name; else AR 103."""
+    try:
+        return resolve_charset(label, aliases)
+    except RejectError:
+        try:
+            return codecs.lookup(label).name
+        except LookupError:
+            raise RejectError.at(
+                Code.TABLE_VALUE_NOT_FOUND, Location("MSH", 1, 18), "jeu de caractères inconnu", "unknown charset"
+            ) from None
 
 
 def _check_documents(mapped: Mapped, policy: ChannelPolicy) -> None:

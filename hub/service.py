@@ -7,17 +7,23 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Engine
+from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
+from twisted.internet.threads import deferToThread
 
 from certification.ruleset import load_ruleset
 from channels.mllp import Limits, MLLPFactory
+from channels.soap import SoapLimits
+from channels.soap import site as soap_site
 from channels.tls import server_options, wrap
 from mappings.exclusions import Exclusion
 
 from .config import ChannelConfig, Config
 from .db import ensure_schema, make_engine
+from .dicom_store import import_dicom, journal_refused
 from .directory import PartnerDirectory, RefusalLimiter
 from .intake import GroupCommitIntake
+from .interfaces import DicomReply
 from .partners import import_specs
 from .pipeline import ChannelPolicy, Pipeline
 from .store import SQLStore
@@ -72,6 +78,37 @@ def build_pipeline(config: Config, directory: PartnerDirectory) -> Pipeline:
 
 
 @dataclass
+class DicomService:
+    """SubmitDICOM: the link is decided by the TLS certificate, then the import runs in a thread."""
+
+    engine: Engine
+    directory: PartnerDirectory
+    domains: dict[str, str]  # channel -> domain
+
+    def submit(self, data: bytes, peer: str, channel: str, tls_fingerprint: str) -> Deferred[DicomReply]:
+        """Authorize, import and journal one object; never errbacks."""
+        return deferToThread(self._submit, data, peer, channel, tls_fingerprint).addErrback(self._failed)
+
+    def _submit(self, data: bytes, peer: str, channel: str, fingerprint: str) -> DicomReply:
+        self.directory.refresh(self.engine)
+        ruling = self.directory.authorize_certificate(fingerprint, channel, self.domains.get(channel, ""))
+        if not ruling.allowed:
+            log.warning("link_refused", channel=channel, peer=peer, partner=ruling.partner_id, reason=ruling.reason)
+            journal_refused(
+                self.engine, data, channel=channel, peer=peer, decision=ruling.reason, partner_id=ruling.partner_id
+            )
+            return DicomReply("refused", "lien non autorisé / link not authorized")
+        result = import_dicom(
+            self.engine, data, channel=channel, source=channel, peer=peer, partner_id=ruling.partner_id
+        )
+        return DicomReply(result.status.value, result.text, result.study_uid, result.sop_instance_uid)
+
+    def _failed(self, failure: Any) -> DicomReply:
+        log.error("dicom_failed", error=failure.type.__name__ if failure.type else "")
+        return DicomReply("error", "dépôt indisponible, renvoyer plus tard / repository unavailable, resend later")
+
+
+@dataclass
 class Hub:
     """What `serve` started, so it can be stopped in order."""
 
@@ -117,8 +154,14 @@ def start(config: Config, reactor: Any, sockets: dict[str, Any] | None = None, i
     )
     intake.start()
     hub = Hub(intake, [])
+    dicom = DicomService(engine, directory, {c.name: c.domain for c in config.channels})
     for channel in config.channels:
-        factory: Any = MLLPFactory(channel.name, intake, limits(channel), clock=reactor)
+        factory: Any
+        if channel.protocol == "soap":
+            soap_limits = SoapLimits(channel.max_frame_bytes, dicom=channel.domain == "imaging")
+            factory = soap_site(channel.name, intake, dicom, soap_limits, channel.idle_timeout)
+        else:
+            factory = MLLPFactory(channel.name, intake, limits(channel), clock=reactor)
         if channel.tls is not None:
             tls = channel.tls
             options = server_options(tls.certificate, tls.key, tls.ca, tls.client_certificate == "required")
