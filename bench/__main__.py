@@ -194,12 +194,37 @@ def start_peer() -> tuple[subprocess.Popen[bytes], int]:
     return proc, port
 
 
-async def _connection(port: int, prefix: str, count: int, latencies: list[float]) -> int:
+def rde(control_id: str) -> bytes:
+    """A pharmacy RDE^O11 (v2.5): a new prescription with its DIN, one of 500 patients."""
+    rxe = ["RXE", "^BID", "00056057^Amoxicilline 500 mg^DIN", "1", "", "CAP^capsule", "CAP^capsule", "", "", ""]
+    rxe += ["20", "CAP^capsule", "2"] + [""] * 12 + ["500", "mg"]
+    return (
+        f"MSH|^~\\&|SIL^2.16.124.1^ISO|CHUM^2.16.124.2^ISO|DSQ|QC|20260102090000||RDE^O11^RDE_O11|{control_id}|P|2.5\r"
+        f"PID|1||{zlib.crc32(control_id.encode()) % 500}^^^CHUM^MR||Lavoie^Hélène||19541231|F\r"
+        f"ORC|NW|RX{control_id}^PHARM|||||||20260102085500|||1234^Tremblay^Luc\r"
+        + "|".join(rxe)
+        + "\rTQ1|1||BID\rRXR|PO^orale\r"
+    ).encode("utf-8")
+
+
+def radiology(control_id: str) -> bytes:
+    """An imaging ORU^R01 (v2.5.1): a final CT report with its accession and two text lines."""
+    obr = ["OBR", "1", "", f"F{control_id}^RIS", "24627-2^TDM thorax^LN", "", "", "20260103080000"]
+    obr += [""] * 10 + [f"ACC{control_id}"] + [""] * 6 + ["F"]
+    return (
+        f"MSH|^~\\&|SIL^2.16.124.1^ISO|CHUM^2.16.124.2^ISO|DSQ|QC|20260103120000||ORU^R01^ORU_R01|{control_id}|P|2.5.1\r"
+        f"PID|1||{zlib.crc32(control_id.encode()) % 500}^^^CHUM^MR||Gagnon^Josée||19600101|F\r"
+        + "|".join(obr)
+        + "\rOBX|1|FT|18782-3^Impression^LN||Poumons clairs.\\.br\\Aucune lésion suspecte.||||||F\r"
+    ).encode("utf-8")
+
+
+async def _connection(port: int, prefix: str, count: int, latencies: list[float], make: Any = oru) -> int:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     accepted = 0
     for i in range(count):
         start = time.perf_counter()
-        writer.write(VT + oru(f"{prefix}-{i}") + FS + CR)
+        writer.write(VT + make(f"{prefix}-{i}") + FS + CR)
         await writer.drain()
         reply = await reader.readuntil(FS + CR)
         latencies.append(time.perf_counter() - start)
@@ -209,13 +234,16 @@ async def _connection(port: int, prefix: str, count: int, latencies: list[float]
     return accepted
 
 
-def load(port: int, connections: int, per_connection: int, tag: str) -> dict[str, float]:
-    """C connections x N messages, one outstanding per connection."""
+def load(
+    port: int, connections: int, per_connection: int, tag: str, *, make: Any = oru, soap: bool = False
+) -> dict[str, float]:
+    """C connections x N messages, one outstanding per connection (MLLP, or SOAP over HTTP/1.1)."""
     latencies: list[float] = []
+    one = _soap_connection if soap else _connection
 
     async def run() -> list[int]:
         return await asyncio.gather(
-            *(_connection(port, f"{tag}{c}", per_connection, latencies) for c in range(connections))
+            *(one(port, f"{tag}{c}", per_connection, latencies, make) for c in range(connections))
         )
 
     start = time.perf_counter()
@@ -230,6 +258,101 @@ def load(port: int, connections: int, per_connection: int, tag: str) -> dict[str
         "p90_ms": q[89] * 1e3,
         "p99_ms": q[98] * 1e3,
     }
+
+
+SOAP_ENVELOPE = (
+    '<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">'
+    '<s:Body><p:SubmitHL7 xmlns:p="urn:passerelle:hl7:v1"><p:messageBase64>{}</p:messageBase64>'
+    "</p:SubmitHL7></s:Body></s:Envelope>"
+)
+
+
+async def _soap_connection(port: int, prefix: str, count: int, latencies: list[float], make: Any = oru) -> int:
+    """One keep-alive HTTP/1.1 connection posting SubmitHL7 envelopes, one at a time."""
+    import base64
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    accepted = 0
+    for i in range(count):
+        body = SOAP_ENVELOPE.format(base64.b64encode(make(f"{prefix}-{i}")).decode()).encode()
+        head = (
+            f"POST /hl7 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: text/xml; charset=utf-8\r\n"
+            f'SOAPAction: "urn:passerelle:hl7:v1#SubmitHL7"\r\nContent-Length: {len(body)}\r\n\r\n'
+        )
+        start = time.perf_counter()
+        writer.write(head.encode() + body)
+        await writer.drain()
+        headers = await reader.readuntil(b"\r\n\r\n")
+        length = int(headers.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        reply = await reader.readexactly(length)
+        latencies.append(time.perf_counter() - start)
+        accepted += b"<p:ackCode>AA</p:ackCode>" in reply or b"<p:ackCode>CA</p:ackCode>" in reply
+    writer.close()
+    await writer.wait_closed()
+    return accepted
+
+
+def start_domains_hub(tmp: Path) -> tuple[subprocess.Popen[bytes], dict[str, int]]:
+    """A hub (SQLite) with lab, pharmacy and imaging MLLP channels and a SOAP lab channel."""
+    ports = {name: free_port() for name in ("lab", "pharmacy", "imaging", "soap")}
+
+    def channel(name: str, domain: str, protocol: str = "mllp") -> dict[str, Any]:
+        return {
+            "name": name,
+            "protocol": protocol,
+            "listen": f"tcp:{ports[name]}:interface=127.0.0.1",
+            "domain": domain,
+            "ruleset": f"tgv-{domain}-2026.1",
+            "max_connections_per_peer": 100,
+        }
+
+    config = {
+        "database": {"url": f"sqlite:///{tmp / 'domains.db'}"},
+        "logging": {"level": "warning"},
+        "channels": [
+            channel("lab", "lab"),
+            channel("pharmacy", "pharmacy"),
+            channel("imaging", "imaging"),
+            channel("soap", "lab", "soap"),
+        ],
+        "partners": [
+            {
+                "id": "bench-sil-chum",
+                "name": "Bench sender",
+                "category": "government",
+                "domains": ["lab", "pharmacy", "imaging"],
+                "product": {"name": "bench", "version": "1"},
+                "identities": [{"sending_application": "SIL", "sending_facility": "CHUM"}],
+            }
+        ],
+    }
+    path = tmp / "domains.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    proc = subprocess.Popen([sys.executable, "-m", "hub", "serve", "--config", str(path)], cwd=ROOT)
+    for port in ports.values():
+        wait_port(port, proc)
+    return proc, ports
+
+
+def domain_bench(per_run: int) -> list[dict[str, Any]]:
+    """msg/s per domain and per transport, 8 connections each, one hub, SQLite."""
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmpdir:
+        proc, ports = start_domains_hub(Path(tmpdir))
+        try:
+            runs = [
+                ("lab ORU^R01, MLLP", ports["lab"], oru, False),
+                ("pharmacy RDE^O11, MLLP", ports["pharmacy"], rde, False),
+                ("imaging ORU^R01, MLLP", ports["imaging"], radiology, False),
+                ("lab ORU^R01, SOAP", ports["soap"], oru, True),
+            ]
+            for name, port, make, soap in runs:
+                tag = f"d{len(rows)}x{time.time_ns()}"
+                rows.append({"run": name, "connections": 8, **load(port, 8, per_run // 8, tag, make=make, soap=soap)})
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    return rows
 
 
 def pg_reachable() -> bool:
@@ -284,6 +407,7 @@ def main() -> None:
     parse = parse_bench()
     validation = validation_bench()
     e2e = e2e_bench(per_run)
+    domains = domain_bench(per_run)
     peer = {r["connections"]: r["msg_per_s"] for r in e2e if r["server"] == "python-hl7 peer"}
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"\nPasserelle bench on {machine}")
@@ -305,8 +429,16 @@ def main() -> None:
             f"  {r['server']:24} {r['connections']:5d} {r['msg_per_s']:9.0f} {r['p50_ms']:8.2f} "
             f"{r['p90_ms']:8.2f} {r['p99_ms']:8.2f} {r['accepted']:6d} {ratio:7.2f}"
         )
+    print(f"\nDomains and transports, one hub on SQLite, 8 connections, {per_run} messages each")
+    print(f"  {'run':24} " + " ".join(f"{h:>{w}}" for h, w in widths.items() if h != "x peer"))
+    for r in domains:
+        print(
+            f"  {r['run']:24} {r['connections']:5d} {r['msg_per_s']:9.0f} {r['p50_ms']:8.2f} "
+            f"{r['p90_ms']:8.2f} {r['p99_ms']:8.2f} {r['accepted']:6d}"
+        )
     out = {
         "machine": machine,
+        "domains": domains,
         "parse": parse,
         "validation": validation,
         "e2e": e2e,

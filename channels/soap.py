@@ -201,8 +201,10 @@ class SOAPResource(Resource):
             return  # the caller left: the message is committed and its ACK is stored
         envelope = etree.Element(f"{{{version}}}Envelope", nsmap={"soap": version, "p": NS})
         etree.SubElement(envelope, f"{{{version}}}Body").append(element)
+        data = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
         request.setHeader(b"content-type", _CONTENT_TYPES[version])
-        request.write(etree.tostring(envelope, xml_declaration=True, encoding="utf-8"))
+        request.setHeader(b"content-length", str(len(data)).encode("ascii"))  # not chunked: one write
+        request.write(data)
         request.finish()
 
     def _failed(self, request: Any, version: str, failure: Failure) -> None:
@@ -244,7 +246,9 @@ class SOAPResource(Resource):
         request.setResponseCode(status)
         request.setHeader(b"content-type", _CONTENT_TYPES[version])
         log.info("soap_fault", channel=self.channel, client=fault.client, status=status, reason=fault.text)
-        return fault_envelope(version, client=fault.client, text=fault.text)
+        data = fault_envelope(version, client=fault.client, text=fault.text)
+        request.setHeader(b"content-length", str(len(data)).encode("ascii"))
+        return data
 
 
 def fault_envelope(version: str, *, client: bool, text: str) -> bytes:

@@ -253,7 +253,7 @@ def _versioned(rows: Any, render: Any) -> list[dict[str, Any]]:
     for r in rows:
         by_key[r.key].append(r)
     return [
-        {"key": key, "current": render(versions[-1]), "history": [render(v) for v in versions[:-1]]}
+        {"key": key, "current": render(versions[-1]), "history": [render(v) for v in reversed(versions[:-1])]}
         for key, versions in by_key.items()
     ]
 

@@ -244,7 +244,7 @@ def test_report_versions_preliminary_final_corrected(hub: Any) -> None:
     reports = show(hub, "IMG42")["imaging"]["reports"]
     (only,) = reports
     assert only["current"]["status"] == "C"
-    assert [h["status"] for h in only["history"]] == ["P", "F"]
+    assert [h["status"] for h in only["history"]] == ["F", "P"]  # newest first, as for lab results
     assert only["current"]["text"] == "Poumons clairs.\nAucune lésion (C)."
     (back,) = send(hub.imaging_port, report("IMG-4", "P"))
     assert back.code == "AE"
