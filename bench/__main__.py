@@ -152,8 +152,8 @@ def wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("server did not start")
 
 
-def start_hub(db_url: str, tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """Our hub as a subprocess on a fresh database."""
+def start_hub(db_url: str, tmp: Path, **channel: Any) -> tuple[subprocess.Popen[bytes], int]:
+    """Our hub as a subprocess on a fresh database (`channel`: extra options for its lab channel)."""
     port = free_port()
     config = {
         "database": {"url": db_url},
@@ -166,6 +166,7 @@ def start_hub(db_url: str, tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
                 "domain": "lab",
                 "ruleset": "tgv-lab-2026.1",
                 "max_connections_per_peer": 100,  # the load generator opens 64 connections from one address
+                **channel,
             }
         ],
         "partners": [
@@ -181,7 +182,8 @@ def start_hub(db_url: str, tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
     }
     path = tmp / f"bench-{port}.yaml"
     path.write_text(yaml.safe_dump(config))
-    proc = subprocess.Popen([sys.executable, "-m", "hub", "serve", "--config", str(path)], cwd=ROOT)
+    log = (tmp / f"hub-{port}.log").open("ab")  # hostile peers make the hub log every protocol failure
+    proc = subprocess.Popen([sys.executable, "-m", "hub", "serve", "--config", str(path)], cwd=ROOT, stderr=log)
     wait_port(port, proc)
     return proc, port
 
@@ -355,6 +357,67 @@ def domain_bench(per_run: int) -> list[dict[str, Any]]:
     return rows
 
 
+def hostile_bench(messages: int = 200) -> list[dict[str, Any]]:
+    """A good partner's latency on one connection while each hostile peer runs (SQLite hub)."""
+    import threading
+
+    sys.path.insert(0, str(ROOT / "tests" / "support"))
+    from hostile import CASES, IDLE_READY
+
+    from hub.client import MLLPClient, parse_ack
+
+    rows: list[dict[str, Any]] = []
+    limits = {"max_connections": 2000, "max_connections_per_peer": 1500, "max_frame_bytes": 65536}
+    with tempfile.TemporaryDirectory() as tmpdir:
+        proc, port = start_hub(f"sqlite:///{Path(tmpdir) / 'hostile.db'}", Path(tmpdir), **limits)
+        try:
+            warm = MLLPClient("127.0.0.1", port, timeout=30)
+            for n in range(20):  # the first messages pay for compiling the structure checks
+                warm.send(oru(f"HBWARM{n}x{time.time_ns()}"))
+            warm.close()
+            for case in ["none (baseline)", *CASES]:
+                stop = threading.Event()
+                attacker = None
+                if case in CASES:
+                    attacker = threading.Thread(target=CASES[case], args=(port, stop), daemon=True)
+                    attacker.start()
+                    time.sleep(0.5)
+                    if case == "1000-idle-connections":
+                        IDLE_READY.wait(60)
+                client = MLLPClient("127.0.0.1", port, timeout=30)
+                latencies, accepted = [], 0
+                start = time.perf_counter()
+                try:
+                    for n in range(messages):
+                        t0 = time.perf_counter()
+                        reply = client.send(oru(f"HB{len(rows)}x{n}x{time.time_ns()}"))
+                        latencies.append(time.perf_counter() - t0)
+                        accepted += parse_ack(reply).code in ("AA", "CA")
+                finally:
+                    elapsed = time.perf_counter() - start
+                    client.close()
+                    stop.set()
+                    if attacker is not None:
+                        attacker.join(15)
+                q = statistics.quantiles(latencies, n=100)
+                rows.append(
+                    {
+                        "case": case,
+                        "messages": messages,
+                        "accepted": accepted,
+                        "msg_per_s": messages / elapsed,
+                        "p50_ms": q[49] * 1e3,
+                        "p99_ms": q[98] * 1e3,
+                        "max_ms": max(latencies) * 1e3,
+                        "hub_alive": proc.poll() is None,
+                    }
+                )
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    return rows
+
+
 def pg_reachable() -> bool:
     """True when PostgreSQL answers at PG_URL."""
     try:
@@ -408,6 +471,7 @@ def main() -> None:
     validation = validation_bench()
     e2e = e2e_bench(per_run)
     domains = domain_bench(per_run)
+    hostile = hostile_bench()
     peer = {r["connections"]: r["msg_per_s"] for r in e2e if r["server"] == "python-hl7 peer"}
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"\nPasserelle bench on {machine}")
@@ -436,9 +500,17 @@ def main() -> None:
             f"  {r['run']:24} {r['connections']:5d} {r['msg_per_s']:9.0f} {r['p50_ms']:8.2f} "
             f"{r['p90_ms']:8.2f} {r['p99_ms']:8.2f} {r['accepted']:6d}"
         )
+    print("\nA good partner's latency while a hostile peer runs (one connection, 200 messages, SQLite)")
+    print(f"  {'hostile peer':24} {'msg/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'AA/CA':>6} {'hub up':>7}")
+    for r in hostile:
+        print(
+            f"  {r['case']:24} {r['msg_per_s']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['max_ms']:8.2f} "
+            f"{r['accepted']:6d} {'yes' if r['hub_alive'] else 'NO':>7}"
+        )
     out = {
         "machine": machine,
         "domains": domains,
+        "hostile": hostile,
         "parse": parse,
         "validation": validation,
         "e2e": e2e,

@@ -1,0 +1,97 @@
+"""Hostile MLLP peers, shared by tests/e2e/test_hostile.py (behaviour) and `make bench` (latency).
+
+Each runs against a port until `stop` is set, and cleans up after itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+VT = b"\x0b"
+HL7_START = b"MSH|^~\\&|LIS|CHUM|DSQ|QC|20260101120000||ORU^R01^ORU_R01|H0|P|2.5.1\r"
+
+
+def slowloris(port: int, stop: threading.Event) -> None:
+    """A frame that dribbles in, 10 bytes a second."""
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        for byte in VT + HL7_START:
+            if stop.is_set():
+                return
+            s.send(bytes([byte]))
+            time.sleep(0.1)
+
+
+def unterminated(port: int, stop: threading.Event) -> None:
+    """A frame that never ends, held open."""
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(VT + b"MSH|^~\\&|" + b"x" * 30_000)
+        stop.wait()
+
+
+def oversize(port: int, stop: threading.Event) -> None:
+    """Frames over the cap, again and again (each closes its connection)."""
+    while not stop.is_set():
+        try:
+            with socket.create_connection(("127.0.0.1", port)) as s:
+                s.sendall(VT + b"x" * 200_000)
+                s.recv(10)
+        except OSError:
+            pass
+
+
+IDLE_OPENED: list[socket.socket] = []
+IDLE_READY = threading.Event()
+
+
+def idle_thousand(port: int, stop: threading.Event) -> None:
+    """1,000 connections that say nothing (opened in bursts the listen backlog can take)."""
+    IDLE_OPENED.clear()
+    IDLE_READY.clear()
+    for n in range(1000):
+        for _attempt in range(50):
+            try:
+                IDLE_OPENED.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+                break
+            except OSError:
+                time.sleep(0.05)
+        if n % 50 == 49:
+            time.sleep(0.01)
+    IDLE_READY.set()
+    stop.wait()
+    for s in IDLE_OPENED:
+        s.close()
+    IDLE_OPENED.clear()
+
+
+def http_and_tls(port: int, stop: threading.Event) -> None:
+    """HTTP requests and a TLS ClientHello on the MLLP port."""
+    hello = bytes.fromhex("16030100a5010000a10303") + b"\x00" * 32 + b"\x00\x00\x02\x13\x01\x01\x00"
+    while not stop.is_set():
+        for junk in (b"GET / HTTP/1.1\r\nHost: hub\r\n\r\n", hello):
+            try:
+                with socket.create_connection(("127.0.0.1", port)) as s:
+                    s.sendall(junk)
+                    s.recv(10)
+            except OSError:
+                pass
+
+
+def connect_flood(port: int, stop: threading.Event) -> None:
+    """Connect and close as fast as possible."""
+    while not stop.is_set():
+        with contextlib.suppress(OSError):
+            socket.create_connection(("127.0.0.1", port)).close()
+
+
+CASES: dict[str, Callable[[int, threading.Event], None]] = {
+    "slowloris": slowloris,
+    "unterminated-frame": unterminated,
+    "oversize-frames": oversize,
+    "1000-idle-connections": idle_thousand,
+    "http-and-tls-bytes": http_and_tls,
+    "connect-close-flood": connect_flood,
+}
