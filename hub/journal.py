@@ -65,22 +65,25 @@ class ChainWriter:
         row = conn.execute(stmt).one()
         self.seq: int = row.seq
         self.hash: str = row.hash
-        self.dirty = False
+        self.pending: list[dict[str, Any]] = []
 
     def append(self, entry: dict[str, Any]) -> dict[str, Any]:
-        """Insert one entry with its sequence number and hashes; returns what was inserted."""
+        """Chain one entry (sequence number and hashes); it is written at `close`, with the others."""
         self.seq += 1
         entry = {**DEFAULTS, **entry, "seq": self.seq, "prev_hash": self.hash}
         entry["hash"] = entry_hash(self.hash, entry)
         self.hash = entry["hash"]
-        self.conn.execute(journal.insert(), entry)
-        self.dirty = True
+        self.pending.append(entry)
         return entry
 
     def close(self) -> None:
-        """Move the head to the last entry written (same transaction)."""
-        if self.dirty:
+        """Write the entries in one statement and move the head to the last one (same transaction)."""
+        if self.pending:
+            keys = set().union(*self.pending)  # one statement needs one key set
+            rows = [{k: e.get(k, DEFAULTS.get(k)) for k in keys} for e in self.pending]
+            self.conn.execute(journal.insert(), rows)
             self.conn.execute(update(head).where(head.c.id == 1).values(seq=self.seq, hash=self.hash))
+            self.pending = []
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,11 +63,14 @@ class SQLStore:
         """Store a batch in one transaction; raises if the transaction fails (nothing kept)."""
         with self.engine.begin() as conn:
             chain = ChainWriter(conn)
-            verdicts = [self._one(conn, chain, p) for p in batch]
+            known = _stored(conn, [p.key for p in batch if p.status is Status.ACCEPTED and p.campaign_product is None])
+            verdicts = [self._one(conn, chain, p, known) for p in batch]
             chain.close()
             return verdicts
 
-    def _one(self, conn: Connection, chain: ChainWriter, p: Prepared) -> Verdict:
+    def _one(
+        self, conn: Connection, chain: ChainWriter, p: Prepared, known: dict[tuple[str, str, str], Any]
+    ) -> Verdict:
         if p.campaign_product is not None and p.status in (Status.ACCEPTED, Status.ERROR):
             return self._campaign(conn, chain, p)
         if p.status is Status.FILTERED:  # not communicated: only the attempt and its rule are kept
@@ -76,14 +79,7 @@ class SQLStore:
         if p.status is not Status.ACCEPTED:
             self._journal(chain, p, p.status, raw=journal_raw(p))
             return Verdict(p.status)
-        app, fac, cid = p.key
-        row = conn.execute(
-            select(messages.c.id, messages.c.sha256, messages.c.ack).where(
-                messages.c.sending_application == app,
-                messages.c.sending_facility == fac,
-                messages.c.control_id == cid,
-            )
-        ).first()
+        row = known.get(p.key)  # looked up for the whole batch at once; this batch's own inserts added
         if row is not None:
             if row.sha256 == p.sha256:
                 self._journal(chain, p, Status.DUPLICATE, message_id=row.id)
@@ -97,6 +93,7 @@ class SQLStore:
                 self._journal(chain, refused, Status.ERROR, raw=journal_raw(p), ack_code="AE")
                 return Verdict(Status.ERROR, issues=issues)
         message_id = self._insert(conn, p)
+        known[p.key] = _Stored(message_id, p.sha256, p.ack or b"")
         self._journal(chain, p, Status.ACCEPTED, message_id=message_id)
         return Verdict(Status.ACCEPTED, message_id=message_id)
 
@@ -204,6 +201,38 @@ class SQLStore:
                 "decision": p.decision,
             },
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """What dedupe needs of a stored message."""
+
+    id: int
+    sha256: str
+    ack: bytes
+
+
+def _stored(conn: Connection, keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], Any]:
+    """The stored messages among `keys` (MSH-3, MSH-4, MSH-10), in one query."""
+    if not keys:
+        return {}
+    wanted = set(keys)
+    rows = conn.execute(
+        select(
+            messages.c.id,
+            messages.c.sha256,
+            messages.c.ack,
+            messages.c.sending_application,
+            messages.c.sending_facility,
+            messages.c.control_id,
+        ).where(messages.c.control_id.in_({cid for _app, _fac, cid in wanted}))
+    ).all()
+    out: dict[tuple[str, str, str], Any] = {}
+    for r in rows:
+        key = (r.sending_application, r.sending_facility, r.control_id)
+        if key in wanted:
+            out[key] = _Stored(r.id, r.sha256, r.ack)
+    return out
 
 
 def issue_to_json(issue: Issue) -> dict[str, Any]:
