@@ -152,7 +152,7 @@ def wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("server did not start")
 
 
-def start_hub(db_url: str, tmp: Path, **channel: Any) -> tuple[subprocess.Popen[bytes], int]:
+def start_hub(db_url: str, tmp: Path, workers: int = 1, **channel: Any) -> tuple[subprocess.Popen[bytes], int]:
     """Our hub as a subprocess on a fresh database (`channel`: extra options for its lab channel)."""
     port = free_port()
     config = {
@@ -183,7 +183,8 @@ def start_hub(db_url: str, tmp: Path, **channel: Any) -> tuple[subprocess.Popen[
     path = tmp / f"bench-{port}.yaml"
     path.write_text(yaml.safe_dump(config))
     log = (tmp / f"hub-{port}.log").open("ab")  # hostile peers make the hub log every protocol failure
-    proc = subprocess.Popen([sys.executable, "-m", "hub", "serve", "--config", str(path)], cwd=ROOT, stderr=log)
+    command = [sys.executable, "-m", "hub", "serve", "--config", str(path), "--workers", str(workers)]
+    proc = subprocess.Popen(command, cwd=ROOT, stderr=log)
     wait_port(port, proc)
     return proc, port
 

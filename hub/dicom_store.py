@@ -23,8 +23,8 @@ from mappings.dicom import DicomError, DicomObject, read_dicom
 
 from .interfaces import Status
 from .journal import ChainWriter
-from .lab_store import resolve_patient
 from .models import DicomInstance, ImagingOrder, ImagingReport
+from .records_store import resolve_patient
 
 dicom_instances = cast(Table, DicomInstance.__table__)
 imaging_orders = cast(Table, ImagingOrder.__table__)

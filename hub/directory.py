@@ -20,6 +20,14 @@ from sqlalchemy import Engine, func, select
 from .partners import PartnerSpec, certificates, events, identities, msh_key, partners
 from .policy import LinkPolicy, in_force, load_policies
 
+# What changes when the registry or the certificates change; built once, run once per batch.
+_MARK = select(
+    select(func.max(events.c.id)).scalar_subquery(),
+    select(func.count()).select_from(identities).scalar_subquery(),
+    select(func.max(certificates.c.id)).scalar_subquery(),
+    select(func.count()).select_from(partners).scalar_subquery(),
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Ruling:
@@ -89,16 +97,7 @@ class PartnerDirectory:
     def refresh(self, engine: Engine) -> bool:
         """Reload when partners, identities, states or certificates changed; True if reloaded."""
         with engine.connect() as conn:
-            mark = tuple(
-                conn.execute(
-                    select(
-                        select(func.max(events.c.id)).scalar_subquery(),
-                        select(func.count()).select_from(identities).scalar_subquery(),
-                        select(func.max(certificates.c.id)).scalar_subquery(),
-                        select(func.count()).select_from(partners).scalar_subquery(),
-                    )
-                ).one()
-            )
+            mark = tuple(conn.execute(_MARK).one())
             if mark == self._mark:
                 return False
             self.snapshot = _load(conn)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
 
 from .models import JournalEntry, JournalHead
 
@@ -33,6 +33,12 @@ CHAINED = (
     "operator",
 )  # fmt: skip
 
+
+# Built once (building a statement costs more than running it).
+_HEAD = select(head.c.seq, head.c.hash).where(head.c.id == 1)
+_HEAD_LOCKED = _HEAD.with_for_update()
+_APPEND = insert(journal)
+_MOVE_HEAD = update(head).where(head.c.id == 1).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 
 # What an entry holds for a field it does not set, as the database gives it back.
 DEFAULTS: dict[str, Any] = dict.fromkeys(CHAINED, "") | {"size": 0, "message_id": None, "raw": None}
@@ -59,10 +65,7 @@ class ChainWriter:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        stmt = select(head.c.seq, head.c.hash).where(head.c.id == 1)
-        if conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
-        row = conn.execute(stmt).one()
+        row = conn.execute(_HEAD_LOCKED if conn.dialect.name == "postgresql" else _HEAD).one()
         self.seq: int = row.seq
         self.hash: str = row.hash
         self.pending: list[dict[str, Any]] = []
@@ -81,8 +84,8 @@ class ChainWriter:
         if self.pending:
             keys = set().union(*self.pending)  # one statement needs one key set
             rows = [{k: e.get(k, DEFAULTS.get(k)) for k in keys} for e in self.pending]
-            self.conn.execute(journal.insert(), rows)
-            self.conn.execute(update(head).where(head.c.id == 1).values(seq=self.seq, hash=self.hash))
+            self.conn.execute(_APPEND, rows)
+            self.conn.execute(_MOVE_HEAD, {"new_seq": self.seq, "new_hash": self.hash})
             self.pending = []
 
 

@@ -1,15 +1,19 @@
 """Step 6: one transaction holds the raw messages, their ACKs, journal entries and records.
 
-The hot path writes with SQLAlchemy Core; the ORM models only define the tables. Result
-rows are appended with the next version for their key, never updated.
+The hot path writes with SQLAlchemy Core, with statements built once; the ORM models only
+define the tables. Result rows are appended with the next version for their key, never updated.
 
-TRANSACTION (one per batch):
-    for each prepared message, in arrival order:
-        accepted  -> look up (MSH-3, MSH-4, MSH-10)
-                     none:        insert message (raw + ACK), patient, records, journal(accepted)
-                     same sha256: journal(duplicate); the stored ACK is sent again
-                     other sha:   journal(conflict) with the raw bytes (quarantine); AE 205
+TRANSACTION (one per batch), set-based (hub/records_store.py):
+    read:   the journal head, the stored messages among the batch's keys (MSH-3, MSH-4, MSH-10),
+            the batch's patients and the latest version of each of its record keys
+    decide, for each prepared message in arrival order, against what is stored and what this
+    batch decided before it:
+        accepted  -> key unknown:  stage message (raw + ACK), patient and records
+                     same sha256:  duplicate; the stored ACK is sent again
+                     other sha256: conflict, the raw bytes kept in the journal (quarantine); AE 205
+                     status going back (final -> preliminary): AE, journaled with the raw bytes
         otherwise -> journal(status) with the raw bytes (capped) and the reasons
+    write:  one INSERT per table for the staged rows, then the journal entries, chained in order
     COMMIT; only then are the ACKs released.
 """
 
@@ -21,25 +25,34 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, insert, select
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select
 
 from hub.hl7 import Code, Issue, Location
+from mappings import Mapped
 
-from .domain_store import insert_imaging, insert_pharmacy
 from .interfaces import Status
 from .journal import ChainWriter
-from .lab_store import insert_lab, resolve_patient, transition_issues
-from .models import Campaign, CampaignMessage, LabObservation, Message, Patient, PatientIdentifier
-from .models import LabOrder as LabOrderRow
+from .models import Campaign, CampaignMessage, Message
 from .pipeline import Prepared, journal_raw
+from .records_store import RecordBatch
 
 messages = cast(Table, Message.__table__)
-patients = cast(Table, Patient.__table__)
-identifiers = cast(Table, PatientIdentifier.__table__)
-lab_orders = cast(Table, LabOrderRow.__table__)
-lab_observations = cast(Table, LabObservation.__table__)
 campaigns = cast(Table, Campaign.__table__)
 campaign_messages = cast(Table, CampaignMessage.__table__)
+
+_OPEN_CAMPAIGN = select(campaigns.c.id).where(
+    campaigns.c.product == bindparam("product"),
+    campaigns.c.version == bindparam("version"),
+    campaigns.c.status == "open",
+)
+_STORED = select(
+    messages.c.id,
+    messages.c.sha256,
+    messages.c.ack,
+    messages.c.sending_application,
+    messages.c.sending_facility,
+    messages.c.control_id,
+).where(messages.c.control_id.in_(bindparam("control_ids", expanding=True)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +65,19 @@ class Verdict:
     issues: tuple[Issue, ...] = ()  # rules the store checked against the repository
 
 
+@dataclass(slots=True)
+class _Decision:
+    """One message's outcome before the batch is written; the journal entry is written after."""
+
+    prepared: Prepared
+    status: Status
+    journal: dict[str, Any]  # keyword arguments of `_journal`
+    staged: int | None = None  # index in the record batch, for an accepted message
+    same_as: _Decision | None = None  # a duplicate of a message accepted earlier in this batch
+    stored: _Stored | None = None  # a duplicate of a stored message
+    issues: tuple[Issue, ...] = ()
+
+
 class SQLStore:
     """The repository behind the group-commit writer."""
 
@@ -60,51 +86,73 @@ class SQLStore:
         self.clock = clock
 
     def commit(self, batch: Sequence[Prepared]) -> list[Verdict]:
-        """Store a batch in one transaction; raises if the transaction fails (nothing kept)."""
+        """Store a batch in one transaction; raises if the transaction fails (nothing kept).
+
+        Decide each message in arrival order against what is stored and what this batch staged
+        before it, write the staged records set-based, then chain the journal entries in order.
+        """
         with self.engine.begin() as conn:
             chain = ChainWriter(conn)
-            known = _stored(conn, [p.key for p in batch if p.status is Status.ACCEPTED and p.campaign_product is None])
-            verdicts = [self._one(conn, chain, p, known) for p in batch]
+            clinical = [p for p in batch if p.status is Status.ACCEPTED and p.campaign_product is None]
+            known: dict[tuple[str, str, str], _Stored | _Decision] = dict(_stored(conn, [p.key for p in clinical]))
+            records = RecordBatch(conn, self.clock())
+            records.load(p.mapped for p in clinical if p.mapped is not None)
+            decisions = [self._decide(conn, records, p, known) for p in batch]
+            message_ids = records.flush()
+            verdicts = [self._settle(chain, d, message_ids) for d in decisions]
             chain.close()
             return verdicts
 
-    def _one(
-        self, conn: Connection, chain: ChainWriter, p: Prepared, known: dict[tuple[str, str, str], Any]
-    ) -> Verdict:
+    def _decide(
+        self,
+        conn: Connection,
+        records: RecordBatch,
+        p: Prepared,
+        known: dict[tuple[str, str, str], _Stored | _Decision],
+    ) -> _Decision:
         if p.campaign_product is not None and p.status in (Status.ACCEPTED, Status.ERROR):
-            return self._campaign(conn, chain, p)
+            return self._campaign(conn, p)
         if p.status is Status.FILTERED:  # not communicated: only the attempt and its rule are kept
-            self._journal(chain, p, p.status)
-            return Verdict(p.status)
+            return _Decision(p, p.status, {})
         if p.status is not Status.ACCEPTED:
-            self._journal(chain, p, p.status, raw=journal_raw(p))
-            return Verdict(p.status)
-        row = known.get(p.key)  # looked up for the whole batch at once; this batch's own inserts added
-        if row is not None:
-            if row.sha256 == p.sha256:
-                self._journal(chain, p, Status.DUPLICATE, message_id=row.id)
-                return Verdict(Status.DUPLICATE, stored_ack=row.ack, message_id=row.id)
-            self._journal(chain, p, Status.CONFLICT, raw=journal_raw(p), codes="205", ack_code="AE")
-            return Verdict(Status.CONFLICT)
+            return _Decision(p, p.status, {"raw": journal_raw(p)})
+        earlier = known.get(p.key)
+        if earlier is not None:
+            sha256 = earlier.prepared.sha256 if isinstance(earlier, _Decision) else earlier.sha256
+            if sha256 == p.sha256:
+                if isinstance(earlier, _Decision):
+                    return _Decision(p, Status.DUPLICATE, {}, same_as=earlier)
+                return _Decision(p, Status.DUPLICATE, {"message_id": earlier.id}, stored=earlier)
+            return _Decision(p, Status.CONFLICT, {"raw": journal_raw(p), "codes": "205", "ack_code": "AE"})
         if p.check_transitions and p.mapped is not None:
-            issues = transition_issues(conn, p.mapped)
+            issues = records.transition_issues(p.mapped)
             if issues:
                 refused = replace(p, issues=issues)
-                self._journal(chain, refused, Status.ERROR, raw=journal_raw(p), ack_code="AE")
-                return Verdict(Status.ERROR, issues=issues)
-        message_id = self._insert(conn, p)
-        known[p.key] = _Stored(message_id, p.sha256, p.ack or b"")
-        self._journal(chain, p, Status.ACCEPTED, message_id=message_id)
-        return Verdict(Status.ACCEPTED, message_id=message_id)
+                return _Decision(refused, Status.ERROR, {"raw": journal_raw(p), "ack_code": "AE"}, issues=issues)
+        decision = _Decision(p, Status.ACCEPTED, {}, staged=records.stage(self._message_row(p), _mapped(p)))
+        known[p.key] = decision
+        return decision
 
-    def _campaign(self, conn: Connection, chain: ChainWriter, p: Prepared) -> Verdict:
+    def _settle(self, chain: ChainWriter, d: _Decision, message_ids: list[int]) -> Verdict:
+        """Journal one decision, now that the batch's message ids are known; its verdict."""
+        if d.staged is not None:
+            message_id = message_ids[d.staged]
+            self._journal(chain, d.prepared, d.status, message_id=message_id)
+            return Verdict(d.status, message_id=message_id)
+        if d.same_as is not None:  # the same message twice in one batch: the first one's ACK
+            assert d.same_as.staged is not None and d.same_as.prepared.ack is not None
+            message_id = message_ids[d.same_as.staged]
+            self._journal(chain, d.prepared, d.status, message_id=message_id)
+            return Verdict(d.status, stored_ack=d.same_as.prepared.ack, message_id=message_id)
+        self._journal(chain, d.prepared, d.status, **d.journal)
+        if d.stored is not None:
+            return Verdict(d.status, stored_ack=d.stored.ack, message_id=d.stored.id)
+        return Verdict(d.status, issues=d.issues)
+
+    def _campaign(self, conn: Connection, p: Prepared) -> _Decision:
         """Certification traffic: into the open campaign for the partner's product, never clinical."""
         product, version = p.campaign_product or ("", "")
-        campaign_id = conn.execute(
-            select(campaigns.c.id).where(
-                campaigns.c.product == product, campaigns.c.version == version, campaigns.c.status == "open"
-            )
-        ).scalar()
+        campaign_id = conn.execute(_OPEN_CAMPAIGN, {"product": product, "version": version}).scalar()
         if campaign_id is None:
             issue = Issue(
                 Code.INTERNAL_ERROR,
@@ -112,8 +160,8 @@ class SQLStore:
                 "aucune campagne ouverte pour ce produit",
                 "no open campaign for this product version",
             )
-            self._journal(chain, replace(p, issues=(issue,)), Status.REJECTED, raw=journal_raw(p), ack_code="AR")
-            return Verdict(Status.REJECTED, issues=(issue,))
+            refused = replace(p, issues=(issue,))
+            return _Decision(refused, Status.REJECTED, {"raw": journal_raw(p), "ack_code": "AR"}, issues=(issue,))
         answer = "AA" if p.status is Status.ACCEPTED else "AE"
         keys = [getattr(r, "key", "") for r in p.mapped.records()] if p.mapped else []
         conn.execute(
@@ -128,44 +176,34 @@ class SQLStore:
                 "order_keys": json.dumps(keys, ensure_ascii=False),
             },
         )
-        self._journal(chain, p, Status.CERTIFICATION, raw=journal_raw(p), ack_code=answer)
-        return Verdict(Status.CERTIFICATION)
+        return _Decision(p, Status.CERTIFICATION, {"raw": journal_raw(p), "ack_code": answer})
 
-    def _insert(self, conn: Connection, p: Prepared) -> int:
-        h, mapped = p.header, p.mapped
-        assert h is not None and mapped is not None and p.ack is not None
-        now = self.clock()
-        patient_id = resolve_patient(conn, mapped.patient, now)
+    def _message_row(self, p: Prepared) -> dict[str, Any]:
+        """The `messages` row of an accepted message (its patient is set when the batch is written)."""
+        h = p.header
+        assert h is not None and p.ack is not None
         warnings = [
             {"location": str(i.location), "code": i.code.value, "text": i.text_en}
             for i in p.issues
             if i.severity != "E"
         ]
-        message_id = conn.execute(
-            insert(messages).returning(messages.c.id),
-            {
-                "channel": p.inbound.channel,
-                "peer": p.inbound.peer,
-                "sending_application": h.sending_application,
-                "sending_facility": h.sending_facility,
-                "control_id": h.control_id,
-                "message_type": h.message_type,
-                "version": h.version,
-                "charset": p.codec,
-                "sha256": p.sha256,
-                "raw": p.inbound.raw,
-                "ack": p.ack,
-                "ack_code": _ack_code(p.ack),
-                "warnings": json.dumps(warnings),
-                "patient_id": patient_id,
-                "received_at": p.inbound.received_at,
-                "stored_at": now,
-            },
-        ).scalar_one()
-        insert_lab(conn, mapped, message_id, patient_id)
-        insert_pharmacy(conn, mapped, message_id, patient_id)
-        insert_imaging(conn, mapped, message_id, patient_id)
-        return int(message_id)
+        return {
+            "channel": p.inbound.channel,
+            "peer": p.inbound.peer,
+            "sending_application": h.sending_application,
+            "sending_facility": h.sending_facility,
+            "control_id": h.control_id,
+            "message_type": h.message_type,
+            "version": h.version,
+            "charset": p.codec,
+            "sha256": p.sha256,
+            "raw": p.inbound.raw,
+            "ack": p.ack,
+            "ack_code": _ack_code(p.ack),
+            "warnings": json.dumps(warnings),
+            "received_at": p.inbound.received_at,
+            "stored_at": self.clock(),
+        }
 
     def _journal(
         self,
@@ -212,22 +250,13 @@ class _Stored:
     ack: bytes
 
 
-def _stored(conn: Connection, keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], Any]:
+def _stored(conn: Connection, keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], _Stored]:
     """The stored messages among `keys` (MSH-3, MSH-4, MSH-10), in one query."""
     if not keys:
         return {}
     wanted = set(keys)
-    rows = conn.execute(
-        select(
-            messages.c.id,
-            messages.c.sha256,
-            messages.c.ack,
-            messages.c.sending_application,
-            messages.c.sending_facility,
-            messages.c.control_id,
-        ).where(messages.c.control_id.in_({cid for _app, _fac, cid in wanted}))
-    ).all()
-    out: dict[tuple[str, str, str], Any] = {}
+    rows = conn.execute(_STORED, {"control_ids": sorted({cid for _app, _fac, cid in wanted})}).all()
+    out: dict[tuple[str, str, str], _Stored] = {}
     for r in rows:
         key = (r.sending_application, r.sending_facility, r.control_id)
         if key in wanted:
@@ -270,3 +299,8 @@ def _ack_code(ack: bytes | None) -> str:
         return ""
     pos = ack.find(b"MSA")
     return ack[pos + 4 : pos + 6].decode("ascii", "replace") if pos != -1 else ""
+
+
+def _mapped(p: Prepared) -> Mapped:
+    assert p.mapped is not None
+    return p.mapped
