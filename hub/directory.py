@@ -73,6 +73,8 @@ class PartnerDirectory:
         self.clock = clock
         self.snapshot = Snapshot()
         self._mark: tuple[Any, ...] | None = None
+        self._lock = threading.Lock()  # the writer and DICOM import threads both refresh
+        self._watch: tuple[Engine, Any, str] | None = None  # engine, its driver connection, the SQL
 
     @classmethod
     def from_specs(
@@ -95,14 +97,41 @@ class PartnerDirectory:
         return directory
 
     def refresh(self, engine: Engine) -> bool:
-        """Reload when partners, identities, states or certificates changed; True if reloaded."""
-        with engine.connect() as conn:
-            mark = tuple(conn.execute(_MARK).one())
+        """Reload when partners, identities, states or certificates changed; True if reloaded.
+
+        The check runs once per batch, so it keeps its own driver connection in autocommit: one
+        round trip, no pool checkout, no transaction (an SQLAlchemy transaction on SQLite would
+        take the write lock: BEGIN IMMEDIATE, see hub/db.py). The connection is dropped on any
+        error and opened afresh next time.
+        """
+        with self._lock:
+            mark = self._read_mark(engine)
             if mark == self._mark:
                 return False
-            self.snapshot = _load(conn)
-            self._mark = mark
+            with engine.connect() as conn:
+                self.snapshot = _load(conn)
+            self._mark = mark  # read before the load: a change in between only reloads once more
             return True
+
+    def _read_mark(self, engine: Engine) -> tuple[Any, ...]:
+        if self._watch is None or self._watch[0] is not engine:
+            raw = engine.raw_connection()
+            driver = raw.driver_connection
+            if engine.dialect.name == "postgresql":
+                driver.autocommit = True  # type: ignore[union-attr]
+            self._watch = (engine, raw, str(_MARK.compile(dialect=engine.dialect)))
+        _engine, raw, sql = self._watch
+        try:
+            cursor = raw.cursor()
+            cursor.execute(sql)
+            row = cursor.fetchone()
+            cursor.close()
+        except Exception:
+            self._watch = None
+            raw.invalidate()
+            raise
+        assert row is not None
+        return tuple(row)
 
     def authorize(
         self,

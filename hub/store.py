@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, bindparam, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from hub.hl7 import Code, Issue, Location
 from mappings import Mapped
@@ -84,6 +85,23 @@ class SQLStore:
     def __init__(self, engine: Engine, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.engine = engine
         self.clock = clock
+        # The writer keeps one connection: no pool checkout, pre-ping and reset per batch (three
+        # round trips to PostgreSQL). It is dropped after any failure and taken afresh (and
+        # pinged) from the pool at the next batch, so a restarted database is picked up.
+        self._conn: Connection | None = None
+
+    def _connection(self) -> Connection:
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._conn = self.engine.connect()
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # a dead connection may fail to close: the pool discards it
+                conn.invalidate()
 
     def commit(self, batch: Sequence[Prepared]) -> list[Verdict]:
         """Store a batch in one transaction; raises if the transaction fails (nothing kept).
@@ -91,17 +109,27 @@ class SQLStore:
         Decide each message in arrival order against what is stored and what this batch staged
         before it, write the staged records set-based, then chain the journal entries in order.
         """
-        with self.engine.begin() as conn:
-            chain = ChainWriter(conn)
-            clinical = [p for p in batch if p.status is Status.ACCEPTED and p.campaign_product is None]
-            known: dict[tuple[str, str, str], _Stored | _Decision] = dict(_stored(conn, [p.key for p in clinical]))
-            records = RecordBatch(conn, self.clock())
-            records.load(p.mapped for p in clinical if p.mapped is not None)
-            decisions = [self._decide(conn, records, p, known) for p in batch]
-            message_ids = records.flush()
-            verdicts = [self._settle(chain, d, message_ids) for d in decisions]
-            chain.close()
-            return verdicts
+        conn = self._connection()
+        try:
+            with conn.begin():
+                return self._write(conn, batch)
+        except IntegrityError:  # another writer stored one of these keys: the connection is sound
+            raise
+        except Exception:
+            self._drop_connection()
+            raise
+
+    def _write(self, conn: Connection, batch: Sequence[Prepared]) -> list[Verdict]:
+        chain = ChainWriter(conn)
+        clinical = [p for p in batch if p.status is Status.ACCEPTED and p.campaign_product is None]
+        known: dict[tuple[str, str, str], _Stored | _Decision] = dict(_stored(conn, [p.key for p in clinical]))
+        records = RecordBatch(conn, self.clock())
+        records.load(p.mapped for p in clinical if p.mapped is not None)
+        decisions = [self._decide(conn, records, p, known) for p in batch]
+        message_ids = records.flush()
+        verdicts = [self._settle(chain, d, message_ids) for d in decisions]
+        chain.close()
+        return verdicts
 
     def _decide(
         self,
