@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select
 
 from certification.ruleset import load_ruleset
+from hub import records_store
 from hub.client import parse_ack
 from hub.db import make_engine, upgrade
 from hub.directory import PartnerDirectory
@@ -139,3 +141,36 @@ def test_a_batch_resolves_versions_patients_and_duplicates_among_its_own_message
     assert statuses[5] == ("error", "B4") and statuses[11] == ("duplicate", "B1")
     duplicate_of_first = records["journal"][11]
     assert duplicate_of_first[3] == records["journal"][0][3]  # the same message id
+
+
+def test_lookups_split_into_chunks_give_the_same_repository(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """IN lists are cut at 5,000 values (SQLite's bound-parameter limit); at 3 the result is the same.
+
+    Three messages are stored first, so the batch's lookups have stored patients and versions
+    to find: 4 identifier values and 6 observation keys need two chunks each.
+    """
+    monkeypatch.setattr(records_store, "_IN_CHUNK", 3)
+    stored = [Inbound(raw, "127.0.0.1", "lab", AT) for raw in TRAFFIC[:3]]
+    batch = [
+        Inbound(raw, "127.0.0.1", "lab", AT)
+        for raw in (
+            lab("C1", X, "Lavoie^Hélène-Marie", "F1", "C", value="6.0"),
+            lab("C2", "456^^^CHUM^MR", "Gagnon^Josée", "F2", "C", value="7.0"),
+            lab("C3", "789^^^CHUM^MR~LAVH54623112^^^RAMQ^NAM", "Lavoie^Hélène-Marie", "F1", "P"),
+            lab("C4", "456^^^CHUM^MR", "Gagnon^Josée", "F2", "F"),
+        )
+    ]
+    single_engine = second_engine(tmp_path)
+    for i in stored:
+        process(ruled_pipeline(), SQLStore(engine), [i])
+        process(ruled_pipeline(), SQLStore(single_engine), [i])
+    store = CountingStore(engine)
+    batched = process(ruled_pipeline(), store, batch)
+    assert store.batches == [len(batch)]  # a lookup missing a chunk would collide and fall back
+    single = [process(ruled_pipeline(), SQLStore(single_engine), [i])[0] for i in batch]
+    assert [parse_ack(r or b"").code for r in batched] == [parse_ack(r or b"").code for r in single]
+    assert [parse_ack(r or b"").code for r in batched] == ["AA", "AA", "AE", "AA"]
+    assert repository(engine) == repository(single_engine)
+    single_engine.dispose()
