@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +62,43 @@ def make_engine(url: str, busy_timeout_ms: int = 5000) -> Engine:
             dbapi_conn.commit()
 
     return engine
+
+
+class WriterLock:
+    """Hub writers of one SQLite file take turns through ``flock`` on a file beside it.
+
+    SQLite's own busy handler polls: a writer that finds the database locked sleeps 1, 2, 5, 10
+    … 100 ms before it tries again, whatever the other writer's transaction takes (about 1 ms
+    here). Under ``serve --workers N`` that sleep, not the work, set the tail latency (p99 of
+    102 ms at 8 connections). A writer blocked in ``flock`` wakes the moment the lock is let
+    go, and the kernel lets it go if the holder dies. Writers outside the hub (the CLI, an
+    import) still meet SQLite's busy handler, as before; the lock only orders the hub's own.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._mutex = threading.Lock()  # flock is per open file: threads of one process queue here
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the lock for one transaction."""
+        with self._mutex:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+def writer_lock(engine: Engine) -> Callable[[], AbstractContextManager[None]]:
+    """What the group-commit writer holds around each transaction: a `WriterLock` on SQLite files."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return WriterLock(Path(f"{url.database}-writer.lock")).held
+    return contextlib.nullcontext
 
 
 def _alembic(engine: Engine) -> AlembicConfig:

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Table, select
 
+from .driver import Driver, Insert
 from .models import JournalEntry, JournalHead
 
 journal = cast(Table, JournalEntry.__table__)
@@ -34,11 +35,11 @@ CHAINED = (
 )  # fmt: skip
 
 
-# Built once (building a statement costs more than running it).
-_HEAD = select(head.c.seq, head.c.hash).where(head.c.id == 1)
-_HEAD_LOCKED = _HEAD.with_for_update()
-_APPEND = insert(journal)
-_MOVE_HEAD = update(head).where(head.c.id == 1).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+# Built once, run on the driver's cursor (the writer's hot path: hub/driver.py).
+_HEAD = 'SELECT "seq", "hash" FROM "journal_head" WHERE "id" = 1'
+_HEAD_LOCKED = _HEAD + " FOR UPDATE"
+_APPEND = Insert(journal)
+_MOVE_HEAD = 'UPDATE "journal_head" SET "seq" = {mark}, "hash" = {mark} WHERE "id" = 1'
 
 # What an entry holds for a field it does not set, as the database gives it back.
 DEFAULTS: dict[str, Any] = dict.fromkeys(CHAINED, "") | {"size": 0, "message_id": None, "raw": None}
@@ -63,11 +64,11 @@ def _canon(value: Any) -> Any:
 class ChainWriter:
     """Appends chained entries inside one transaction; `close` moves the head."""
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        row = conn.execute(_HEAD_LOCKED if conn.dialect.name == "postgresql" else _HEAD).one()
-        self.seq: int = row.seq
-        self.hash: str = row.hash
+    def __init__(self, conn: Connection, driver: Driver | None = None) -> None:
+        self.driver = driver or Driver(conn)
+        ((seq, hash_),) = self.driver.query(_HEAD_LOCKED if self.driver.postgresql else _HEAD)
+        self.seq: int = seq
+        self.hash: str = hash_
         self.pending: list[dict[str, Any]] = []
 
     def append(self, entry: dict[str, Any]) -> dict[str, Any]:
@@ -82,10 +83,8 @@ class ChainWriter:
     def close(self) -> None:
         """Write the entries in one statement and move the head to the last one (same transaction)."""
         if self.pending:
-            keys = set().union(*self.pending)  # one statement needs one key set
-            rows = [{k: e.get(k, DEFAULTS.get(k)) for k in keys} for e in self.pending]
-            self.conn.execute(_APPEND, rows)
-            self.conn.execute(_MOVE_HEAD, {"new_seq": self.seq, "new_hash": self.hash})
+            self.driver.insert(_APPEND, self.pending)
+            self.driver.execute(_MOVE_HEAD, (self.seq, self.hash))
             self.pending = []
 
 

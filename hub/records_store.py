@@ -24,18 +24,19 @@ one message takes consecutive versions.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, literal_column, select, update
+from sqlalchemy import Connection, Table
 
 from certification.rules import illegal_transition
 from hub.hl7 import Code, Issue, Location
 from mappings import Mapped
 from mappings.records import Patient as PatientRecord
 
+from .driver import Driver, Insert, quote, sqlite_stamp
 from .models import (
     ImagingDocument,
     ImagingOrder,
@@ -62,45 +63,46 @@ VERSIONED: dict[str, Table] = {
     t.name: t for t in (lab_orders, lab_observations, medication_events, imaging_orders, imaging_reports)
 }
 
-# Built once: building a statement costs more than running it (SQLAlchemy caches the compiled
-# form under the statement's cache key, which it still has to compute for a fresh statement).
+# Built once (building a statement costs more than running it); run on the driver's cursor.
 _PATIENTS_BY_VALUE = (
-    select(
-        identifiers.c.authority,
-        identifiers.c.value,
-        identifiers.c.patient_id,
-        patients.c.family,
-        patients.c.given,
-        patients.c.birth_date,
-        patients.c.sex,
-    )
-    .join(patients, patients.c.id == identifiers.c.patient_id)
-    .where(identifiers.c.value.in_(bindparam("values", expanding=True)))
+    'SELECT i."authority", i."value", i."patient_id", p."family", p."given", p."birth_date", p."sex" '
+    'FROM "patient_identifiers" i JOIN "patients" p ON p."id" = i."patient_id" WHERE i.'
 )
-_VERSIONS = {
-    name: select(t.c.key, t.c.version, t.c.status if "status" in t.c else literal_column("''").label("status")).where(
-        t.c.key.in_(bindparam("keys", expanding=True))
-    )
-    for name, t in VERSIONED.items()
-}
-_INSERT_PATIENTS = insert(patients).returning(patients.c.id, sort_by_parameter_order=True)
-_UPDATE_PATIENT = update(patients).where(patients.c.id == bindparam("patient"))
-_INSERT_IDENTIFIERS = insert(identifiers)
-_INSERT_MESSAGES = insert(messages).returning(messages.c.id, sort_by_parameter_order=True)
-_INSERT_LAB_ORDERS = insert(lab_orders).returning(lab_orders.c.id, sort_by_parameter_order=True)
-_INSERT_OBSERVATIONS = insert(lab_observations)
-_INSERT_MEDICATIONS = insert(medication_events)
-_INSERT_IMAGING_ORDERS = insert(imaging_orders)
-_INSERT_REPORTS = insert(imaging_reports).returning(imaging_reports.c.id, sort_by_parameter_order=True)
-_INSERT_DOCUMENTS = insert(imaging_documents)
+
+
+def _versions_sql(name: str, table: Table) -> str:
+    status = '"status"' if "status" in table.c else "''"
+    return f'SELECT \'{name}\', "key", "version", {status} FROM {quote(name)} WHERE '  # noqa: S608 (model names only)
+
+
+_VERSIONS = {name: _versions_sql(name, t) for name, t in VERSIONED.items()}
+_UPDATE_PATIENT = (
+    'UPDATE "patients" SET "family" = {mark}, "given" = {mark}, "birth_date" = {mark}, "sex" = {mark}, '
+    '"updated_at" = {mark} WHERE "id" = {mark}'
+)
+_INSERT_PATIENTS = Insert(patients, with_id=True)
+_INSERT_IDENTIFIERS = Insert(identifiers)
+_INSERT_MESSAGES = Insert(messages, with_id=True)
+_INSERT_LAB_ORDERS = Insert(lab_orders, with_id=True)
+_INSERT_OBSERVATIONS = Insert(lab_observations)
+_INSERT_MEDICATIONS = Insert(medication_events)
+_INSERT_IMAGING_ORDERS = Insert(imaging_orders)
+_INSERT_REPORTS = Insert(imaging_reports, with_id=True)
+_INSERT_DOCUMENTS = Insert(imaging_documents)
 
 # SQLite's limit on bound parameters is 32,766; stay well below it in one IN list.
 _IN_CHUNK = 5000
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def row(record: object) -> dict[str, Any]:
     """A record's fields as a dict, shallow (dataclasses.asdict deep-copies: 25% of the writer's CPU)."""
-    return {f.name: getattr(record, f.name) for f in fields(record)}  # type: ignore[arg-type]
+    names = _FIELDS.get(type(record))
+    if names is None:
+        names = _FIELDS[type(record)] = tuple(f.name for f in fields(record))  # type: ignore[arg-type]
+    return {n: getattr(record, n) for n in names}
 
 
 class _NewPatient:
@@ -153,8 +155,8 @@ def record_keys(mapped: Mapped) -> dict[str, list[str]]:
 class RecordBatch:
     """The records of one batch: `load` once, `stage` each message in order, `flush` once."""
 
-    def __init__(self, conn: Connection, now: datetime) -> None:
-        self.conn = conn
+    def __init__(self, conn: Connection, now: datetime, driver: Driver | None = None) -> None:
+        self.driver = driver or Driver(conn)
         self.now = now
         self._patient_of: dict[tuple[str, str], PatientRef] = {}
         self._demographics: dict[int, dict[str, Any]] = {}  # stored patients, as loaded or last staged
@@ -163,6 +165,7 @@ class RecordBatch:
         self._new_identifiers: list[tuple[PatientRef, dict[str, Any]]] = []
         self._latest: dict[str, dict[str, tuple[int, str]]] = {name: {} for name in VERSIONED}
         self._staged = _Staged()
+        self._ids: dict[str, list[int]] = {}
 
     # -- load -------------------------------------------------------------------------------
 
@@ -174,21 +177,29 @@ class RecordBatch:
         for mapped in batch:
             for name, keys in record_keys(mapped).items():
                 wanted[name].update(keys)
-        for name, wanted_keys in wanted.items():
-            latest = self._latest[name]
-            for chunk in _chunks(sorted(wanted_keys)):
-                for key, version, status in self.conn.execute(_VERSIONS[name], {"keys": chunk}):
-                    if version > latest.get(key, (0, ""))[0]:
-                        latest[key] = (version, status)
+        parts = [(name, chunk) for name, keys in wanted.items() for chunk in chunks(sorted(keys))]
+        for group in _groups(parts):  # one UNION ALL for every table, while under the parameter cap
+            sql, params = [], []
+            for name, chunk in group:
+                condition, values = self.driver.any_of("key", chunk)
+                sql.append(_VERSIONS[name] + condition)
+                params.extend(values)
+            for name, key, version, status in self.driver.query(" UNION ALL ".join(sql), params):
+                latest = self._latest[name]
+                if version > latest.get(key, (0, ""))[0]:
+                    latest[key] = (version, status)
 
     def load_patients(self, people: Iterable[PatientRecord]) -> None:
         """The stored patients behind these identifiers, in one query per 5,000 values."""
         values = sorted({i.value for p in people for i in p.identifiers})
-        for chunk in _chunks(values):
-            for r in self.conn.execute(_PATIENTS_BY_VALUE, {"values": chunk}):
-                self._patient_of[(r.authority, r.value)] = r.patient_id
+        for chunk in chunks(values):
+            condition, params = self.driver.any_of("value", chunk)
+            for authority, value, patient_id, family, given, birth_date, sex in self.driver.query(
+                _PATIENTS_BY_VALUE + condition, params
+            ):
+                self._patient_of[(authority, value)] = patient_id
                 self._demographics.setdefault(
-                    r.patient_id, {"family": r.family, "given": r.given, "birth_date": r.birth_date, "sex": r.sex}
+                    patient_id, {"family": family, "given": given, "birth_date": birth_date, "sex": sex}
                 )
 
     # -- stage ------------------------------------------------------------------------------
@@ -308,34 +319,69 @@ class RecordBatch:
 
     # -- flush ------------------------------------------------------------------------------
 
-    def flush(self) -> list[int]:
-        """Write everything staged, one statement per table; the message ids in staging order."""
-        conn, staged = self.conn, self._staged
-        if self._new_patients:
-            ids = conn.execute(_INSERT_PATIENTS, [p.values for p in self._new_patients]).scalars().all()
-            for new, patient_id in zip(self._new_patients, ids, strict=True):
-                new.id = int(patient_id)
+    def assign_ids(self) -> list[int]:
+        """Give every staged row that others point to its id (one round trip); the message ids in order."""
+        staged = self._staged
+        ids = self.driver.new_ids(
+            {
+                "patients": len(self._new_patients),
+                "messages": len(staged.messages),
+                "lab_orders": len(staged.lab_orders),
+                "imaging_reports": len(staged.reports),
+            }
+        )
+        for new, patient_id in zip(self._new_patients, ids["patients"], strict=True):
+            new.id = patient_id
+        self._ids = ids
+        return ids["messages"]
+
+    def write(self) -> None:
+        """Write everything staged, one statement per table (inside the caller's pipeline)."""
+        drv, staged, ids = self.driver, self._staged, self._ids
+        drv.insert(_INSERT_PATIENTS, [{**p.values, "id": p.id} for p in self._new_patients])
         if self._updates:
-            conn.execute(_UPDATE_PATIENT, [{"patient": pid, **values} for pid, values in self._updates.items()])
-        if self._new_identifiers:
-            conn.execute(_INSERT_IDENTIFIERS, [{**r, "patient_id": _id(ref)} for ref, r in self._new_identifiers])
-        if not staged.messages:
-            return []
+            update = [
+                (v["family"], v["given"], v["birth_date"], v["sex"], v["updated_at"]) for v in self._updates.values()
+            ]
+            if drv.sqlite:
+                update = [(*u[:4], sqlite_stamp(u[4])) for u in update]
+            drv.execute_many(_UPDATE_PATIENT, [(*u, pid) for u, pid in zip(update, self._updates, strict=True)])
+        drv.insert(_INSERT_IDENTIFIERS, [{**r, "patient_id": _id(ref)} for ref, r in self._new_identifiers])
         patient_ids = [_id(ref) for _m, ref in staged.messages]
-        message_rows = [{**m, "patient_id": pid} for (m, _r), pid in zip(staged.messages, patient_ids, strict=True)]
-        message_ids = _returning(conn, _INSERT_MESSAGES, message_rows)
+        message_ids = ids["messages"]
+        drv.insert(
+            _INSERT_MESSAGES,
+            [
+                {**m, "id": mid, "patient_id": pid}
+                for (m, _r), mid, pid in zip(staged.messages, message_ids, patient_ids, strict=True)
+            ],
+        )
 
         def owner(index: int) -> dict[str, int]:
             return {"message_id": message_ids[index], "patient_id": patient_ids[index]}
 
-        order_ids = _returning(conn, _INSERT_LAB_ORDERS, [{**r, **owner(i)} for i, r in staged.lab_orders])
+        order_ids, report_ids = ids["lab_orders"], ids["imaging_reports"]
+        drv.insert(
+            _INSERT_LAB_ORDERS,
+            [{**r, **owner(i), "id": oid} for (i, r), oid in zip(staged.lab_orders, order_ids, strict=True)],
+        )
         observations = [{**r, **owner(i), "order_id": order_ids[o]} for i, o, r in staged.observations]
-        _many(conn, _INSERT_OBSERVATIONS, observations)
-        _many(conn, _INSERT_MEDICATIONS, [{**r, **owner(i)} for i, r in staged.medications])
-        _many(conn, _INSERT_IMAGING_ORDERS, [{**r, **owner(i)} for i, r in staged.imaging_orders])
-        report_ids = _returning(conn, _INSERT_REPORTS, [{**r, **owner(i)} for i, r in staged.reports])
-        _many(conn, _INSERT_DOCUMENTS, [{**r, "report_id": report_ids[i]} for i, r in staged.documents])
+        drv.insert(_INSERT_OBSERVATIONS, observations)
+        drv.insert(_INSERT_MEDICATIONS, [{**r, **owner(i)} for i, r in staged.medications])
+        drv.insert(_INSERT_IMAGING_ORDERS, [{**r, **owner(i)} for i, r in staged.imaging_orders])
+        drv.insert(
+            _INSERT_REPORTS,
+            [{**r, **owner(i), "id": rid} for (i, r), rid in zip(staged.reports, report_ids, strict=True)],
+        )
+        drv.insert(_INSERT_DOCUMENTS, [{**r, "report_id": report_ids[i]} for i, r in staged.documents])
         self._staged = _Staged()
+        self._new_patients, self._new_identifiers, self._updates = [], [], {}
+
+    def flush(self) -> list[int]:
+        """Assign ids and write everything staged at once; the message ids in staging order."""
+        message_ids = self.assign_ids()
+        with self.driver.pipeline():
+            self.write()
         return message_ids
 
 
@@ -348,20 +394,24 @@ def resolve_patient(conn: Connection, person: PatientRecord, now: datetime) -> i
     return _id(ref)
 
 
-def _returning(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> list[int]:
-    if not rows:
-        return []
-    return [int(i) for i in conn.execute(stmt, list(rows)).scalars().all()]
-
-
-def _many(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(stmt, list(rows))
-
-
-def _chunks(values: list[str]) -> Iterable[list[str]]:
+def chunks(values: list[str]) -> Iterable[list[str]]:
+    """`values` in slices under the bound-parameter cap."""
     for start in range(0, len(values), _IN_CHUNK):
         yield values[start : start + _IN_CHUNK]
+
+
+def _groups(parts: list[tuple[str, list[str]]]) -> Iterable[list[tuple[str, list[str]]]]:
+    """Consecutive parts whose values stay within one statement's parameter cap."""
+    group: list[tuple[str, list[str]]] = []
+    size = 0
+    for part in parts:
+        if group and size + len(part[1]) > _IN_CHUNK:
+            yield group
+            group, size = [], 0
+        group.append(part)
+        size += len(part[1])
+    if group:
+        yield group
 
 
 def _transition(loc: Location, before: str, after: str, rule: str = "lab.status-transition") -> Issue:

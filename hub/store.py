@@ -31,11 +31,13 @@ from sqlalchemy.exc import IntegrityError
 from hub.hl7 import Code, Issue, Location
 from mappings import Mapped
 
+from .db import writer_lock
+from .driver import Driver
 from .interfaces import Status
 from .journal import ChainWriter
 from .models import Campaign, CampaignMessage, Message
 from .pipeline import Prepared, journal_raw
-from .records_store import RecordBatch
+from .records_store import RecordBatch, chunks
 
 messages = cast(Table, Message.__table__)
 campaigns = cast(Table, Campaign.__table__)
@@ -46,14 +48,7 @@ _OPEN_CAMPAIGN = select(campaigns.c.id).where(
     campaigns.c.version == bindparam("version"),
     campaigns.c.status == "open",
 )
-_STORED = select(
-    messages.c.id,
-    messages.c.sha256,
-    messages.c.ack,
-    messages.c.sending_application,
-    messages.c.sending_facility,
-    messages.c.control_id,
-).where(messages.c.control_id.in_(bindparam("control_ids", expanding=True)))
+_STORED = 'SELECT "id", "sha256", "ack", "sending_application", "sending_facility", "control_id" FROM "messages" WHERE '
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +84,8 @@ class SQLStore:
         # round trips to PostgreSQL). It is dropped after any failure and taken afresh (and
         # pinged) from the pool at the next batch, so a restarted database is picked up.
         self._conn: Connection | None = None
+        self._integrity: type[Exception] = engine.dialect.loaded_dbapi.IntegrityError
+        self._lock = writer_lock(engine)
 
     def _connection(self) -> Connection:
         if self._conn is None or self._conn.closed or self._conn.invalidated:
@@ -111,24 +108,29 @@ class SQLStore:
         """
         conn = self._connection()
         try:
-            with conn.begin():
+            with self._lock(), conn.begin():
                 return self._write(conn, batch)
         except IntegrityError:  # another writer stored one of these keys: the connection is sound
             raise
+        except self._integrity as exc:  # the same, raised by the driver's own cursor
+            raise IntegrityError(None, None, exc) from exc
         except Exception:
             self._drop_connection()
             raise
 
     def _write(self, conn: Connection, batch: Sequence[Prepared]) -> list[Verdict]:
-        chain = ChainWriter(conn)
+        driver = Driver(conn)
+        chain = ChainWriter(conn, driver)
         clinical = [p for p in batch if p.status is Status.ACCEPTED and p.campaign_product is None]
-        known: dict[tuple[str, str, str], _Stored | _Decision] = dict(_stored(conn, [p.key for p in clinical]))
-        records = RecordBatch(conn, self.clock())
+        known: dict[tuple[str, str, str], _Stored | _Decision] = dict(_stored(driver, [p.key for p in clinical]))
+        records = RecordBatch(conn, self.clock(), driver)
         records.load(p.mapped for p in clinical if p.mapped is not None)
         decisions = [self._decide(conn, records, p, known) for p in batch]
-        message_ids = records.flush()
+        message_ids = records.assign_ids()
         verdicts = [self._settle(chain, d, message_ids) for d in decisions]
-        chain.close()
+        with driver.pipeline():  # PostgreSQL: every write of the batch in one round trip
+            records.write()
+            chain.close()
         return verdicts
 
     def _decide(
@@ -278,17 +280,18 @@ class _Stored:
     ack: bytes
 
 
-def _stored(conn: Connection, keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], _Stored]:
-    """The stored messages among `keys` (MSH-3, MSH-4, MSH-10), in one query."""
+def _stored(driver: Driver, keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], _Stored]:
+    """The stored messages among `keys` (MSH-3, MSH-4, MSH-10), one query per 5,000 control IDs."""
     if not keys:
         return {}
     wanted = set(keys)
-    rows = conn.execute(_STORED, {"control_ids": sorted({cid for _app, _fac, cid in wanted})}).all()
     out: dict[tuple[str, str, str], _Stored] = {}
-    for r in rows:
-        key = (r.sending_application, r.sending_facility, r.control_id)
-        if key in wanted:
-            out[key] = _Stored(r.id, r.sha256, r.ack)
+    for chunk in chunks(sorted({cid for _app, _fac, cid in wanted})):
+        condition, params = driver.any_of("control_id", chunk)
+        for message_id, sha256, ack, application, facility, control_id in driver.query(_STORED + condition, params):
+            key = (application, facility, control_id)
+            if key in wanted:
+                out[key] = _Stored(message_id, sha256, bytes(ack))
     return out
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
 from hub.client import parse_ack
+from hub.db import make_engine, upgrade, writer_lock
 from hub.directory import PartnerDirectory
 from hub.intake import GroupCommitIntake, InlineIntake, process
 from hub.interfaces import Inbound
@@ -246,3 +249,29 @@ def test_final_then_preliminary_is_refused_when_the_rule_set_asks(engine: Engine
     with engine.connect() as conn:
         refused = conn.execute(select(JournalEntry).where(JournalEntry.control_id == "T2")).one()
     assert (refused.status, refused.ack_code, refused.codes) == ("error", "AE", "103,103,103")
+
+
+def test_sqlite_writers_take_turns_through_the_writer_lock(tmp_path: Path) -> None:
+    """A hub writer waits while another holds the SQLite writer lock, and commits once it is let go."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'lock.db'}", busy_timeout_ms=2000)
+    upgrade(engine)
+    other = writer_lock(engine)  # what a second worker process's writer holds
+    intake = InlineIntake(pipeline(), SQLStore(engine))
+    replies: list[bytes | None] = []
+    with other():
+        worker = threading.Thread(target=lambda: replies.append(send(intake, oru("L1").encode())))
+        worker.start()
+        worker.join(0.5)
+        assert worker.is_alive()  # blocked on the lock, not failed
+        assert count(engine, Message) == 0
+    worker.join(10)
+    assert replies and replies[0] is not None and parse_ack(replies[0]).code == "AA"
+    assert count(engine, Message) == 1
+    assert (tmp_path / "lock.db-writer.lock").exists()
+    engine.dispose()
+
+
+def test_postgresql_and_memory_databases_need_no_writer_lock() -> None:
+    """Only SQLite files get a lock file; PostgreSQL orders writers itself (row locks, constraints)."""
+    assert writer_lock(make_engine("sqlite://")) is contextlib.nullcontext
+    assert writer_lock(make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")) is contextlib.nullcontext

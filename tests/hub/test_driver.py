@@ -1,0 +1,148 @@
+"""The writer's driver-level statements store exactly what SQLAlchemy Core would have stored."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, cast
+
+import pytest
+from sqlalchemy import Engine, Table, insert, select
+
+from hub.driver import Driver, Insert, sqlite_stamp
+from hub.models import LabObservation, LabOrder, Message, Patient, PatientIdentifier
+
+messages = cast(Table, Message.__table__)
+patients = cast(Table, Patient.__table__)
+identifiers = cast(Table, PatientIdentifier.__table__)
+orders = cast(Table, LabOrder.__table__)
+observations = cast(Table, LabObservation.__table__)
+
+AT = datetime(2026, 3, 4, 5, 6, 7, 89, tzinfo=UTC)
+
+
+def _patient(family: str) -> dict[str, Any]:
+    return {
+        "family": family,
+        "given": "Hélène",
+        "birth_date": "1954-12-31",
+        "sex": "F",
+        "created_at": AT,
+        "updated_at": AT,
+    }
+
+
+def _message(n: int, patient_id: int) -> dict[str, Any]:
+    return {
+        "channel": "lab",
+        "sending_application": "LIS",
+        "sending_facility": "CHUM",
+        "control_id": f"C{n}",
+        "sha256": "0" * 64,
+        "raw": "MSH|^~\\&|Œdème é è ç\r".encode(),
+        "ack": b"MSH|ACK\r",
+        "ack_code": "AA",
+        "patient_id": patient_id,
+        "received_at": AT,
+        "stored_at": AT + timedelta(microseconds=1),
+    }  # channel, peer, message_type, version, charset, warnings: left to their defaults
+
+
+def _rows(engine: Engine, table: Table) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        out = [dict(r._mapping) for r in conn.execute(select(table).order_by(table.c.id))]
+    for r in out:
+        r.pop("id")
+        for k in ("patient_id", "message_id", "order_id", "key", "control_id", "value"):  # ids and unique keys
+            r.pop(k, None)
+    return out
+
+
+def _write_both(engine: Engine) -> None:
+    """The same rows twice: once through Core (with RETURNING), once through the driver."""
+    with engine.begin() as conn:
+        pid = conn.execute(insert(patients).returning(patients.c.id), [_patient("Lavoie")]).scalar_one()
+        conn.execute(insert(identifiers), [{"patient_id": pid, "value": "123", "authority": "CHUM", "is_nam": True}])
+        mid = conn.execute(insert(messages).returning(messages.c.id), [_message(1, pid)]).scalar_one()
+        oid = conn.execute(
+            insert(orders).returning(orders.c.id),
+            [{"key": "K", "version": 1, "filler_number": "F1", "message_id": mid, "patient_id": pid}],
+        ).scalar_one()
+        obs = {"key": "K|1", "version": 1, "value_num": 5.4, "value_text": "cœur"}
+        conn.execute(insert(observations), [{**obs, "order_id": oid, "message_id": mid, "patient_id": pid}])
+        obs2 = {**obs, "key": "K|2", "value_num": None}
+        conn.execute(insert(observations), [{**obs2, "order_id": oid, "message_id": mid, "patient_id": pid}])
+    with engine.begin() as conn:
+        driver = Driver(conn)
+        ids = driver.new_ids({"patients": 1, "messages": 1, "lab_orders": 1})
+        (pid,), (mid,), (oid,) = ids["patients"], ids["messages"], ids["lab_orders"]
+        with driver.pipeline():
+            driver.insert(Insert(patients, with_id=True), [{**_patient("Lavoie"), "id": pid}])
+            driver.insert(
+                Insert(identifiers), [{"patient_id": pid, "value": "124", "authority": "CHUM", "is_nam": True}]
+            )
+            driver.insert(Insert(messages, with_id=True), [{**_message(2, pid), "id": mid}])
+            driver.insert(
+                Insert(orders, with_id=True),
+                [{"id": oid, "key": "K2", "version": 1, "filler_number": "F1", "message_id": mid, "patient_id": pid}],
+            )
+            owner = {"order_id": oid, "message_id": mid, "patient_id": pid}
+            driver.insert(Insert(observations), [{**obs, "key": "K2|1", **owner}, {**obs2, "key": "K2|2", **owner}])
+
+
+def test_driver_rows_read_back_as_core_rows(engine: Engine) -> None:
+    """Datetimes, booleans, floats, NULLs, bytes, French text and defaults read back as Core wrote them."""
+    _write_both(engine)
+    for table in (patients, identifiers, messages, orders, observations):
+        rows = _rows(engine, table)
+        half = len(rows) // 2
+        assert half >= 1
+        assert rows[:half] == rows[half:], table.name
+    stored = _rows(engine, messages)[1]
+    assert stored["raw"].decode() == "MSH|^~\\&|Œdème é è ç\r"
+    assert stored["received_at"].replace(tzinfo=UTC) == AT
+
+
+def test_new_ids_follow_the_stored_ones_and_core_inserts_go_on_after_them(engine: Engine) -> None:
+    """Ids the driver hands out never collide with Core's, before or after."""
+    with engine.begin() as conn:
+        first = conn.execute(insert(patients).returning(patients.c.id), [_patient("A")]).scalar_one()
+    with engine.begin() as conn:
+        driver = Driver(conn)
+        ids = driver.new_ids({"patients": 3, "messages": 0})["patients"]
+        driver.insert(Insert(patients, with_id=True), [{**_patient("B"), "id": i} for i in ids])
+    with engine.begin() as conn:
+        last = conn.execute(insert(patients).returning(patients.c.id), [_patient("C")]).scalar_one()
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 3
+    assert first < ids[0]
+    assert last > ids[-1]
+
+
+def test_sqlite_stamp_is_sqlalchemys_storage_format() -> None:
+    """The text written for SQLite is the wall-clock time with microseconds, the zone dropped."""
+    assert sqlite_stamp(datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=timezone(timedelta(hours=-5)))) == (
+        "2026-01-02 03:04:05.000006"
+    )
+
+
+def test_insert_refuses_no_column_and_fills_defaults() -> None:
+    """An Insert covers every column but the id (unless asked) and knows each text default."""
+    stmt = Insert(messages)
+    assert "id" not in stmt.columns
+    assert "id" in Insert(messages, with_id=True).columns
+    row = stmt.tuples([{}], sqlite=False)[0]
+    assert row[stmt.columns.index("channel")] == ""
+    assert row[stmt.columns.index("patient_id")] is None
+
+
+@pytest.mark.parametrize("count", [0, 1, 7])
+def test_any_of_matches_exactly_the_values(engine: Engine, count: int) -> None:
+    """``IN (…)`` on SQLite and ``= ANY(…)`` on PostgreSQL find the same rows."""
+    with engine.begin() as conn:
+        conn.execute(insert(patients), [_patient(f"P{i}") for i in range(10)])
+    with engine.connect() as conn:
+        driver = Driver(conn)
+        wanted = [f"P{i}" for i in range(count)] + ["nobody"]
+        condition, params = driver.any_of("family", wanted)
+        found = driver.query('SELECT "family" FROM "patients" WHERE ' + condition, params)  # noqa: S608
+    assert sorted(f for (f,) in found) == sorted(wanted[:count])
