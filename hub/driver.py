@@ -58,8 +58,8 @@ class Insert:
 
     def tuples(self, rows: Sequence[Mapping[str, Any]], sqlite: bool) -> list[tuple[Any, ...]]:
         """The rows as parameter tuples in column order (SQLite's stamps as text)."""
-        pairs = tuple(zip(self.columns, self.defaults, strict=True))
-        out = [tuple(r.get(name, default) for name, default in pairs) for r in rows]
+        columns, defaults = self.columns, self.defaults
+        out = [tuple(map(r.get, columns, defaults)) for r in rows]
         if sqlite and self.stamps:
             out = [_stamped(t, self.stamps) for t in out]
         return out

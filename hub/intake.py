@@ -7,6 +7,7 @@ No ACK leaves before the commit that holds its message returned.
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -126,7 +127,9 @@ class GroupCommitIntake:
         self.call_from_thread = call_from_thread
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[tuple[Inbound, Deferred[bytes | None]] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="passerelle-writer", daemon=True)
+        # The writer logs with the context it was made in (a worker's `worker=N`, for one).
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(target=context.run, args=(self._run,), name="passerelle-writer", daemon=True)
 
     def start(self) -> None:
         """Start the writer thread."""

@@ -24,7 +24,7 @@ one message takes consecutive versions.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, cast
@@ -265,7 +265,7 @@ class RecordBatch:
             values.update(
                 observed_at=order.observed_at or "",
                 reported_at=order.reported_at or "",
-                notes=json.dumps(list(order.notes), ensure_ascii=False),
+                notes=_json_list(order.notes),
                 version=self._next("lab_orders", order.key, order.status),
             )
             order_index = len(staged.lab_orders)
@@ -274,7 +274,7 @@ class RecordBatch:
                 obs_row = row(obs)
                 obs_row.update(
                     observed_at=obs.observed_at or "",
-                    notes=json.dumps(list(obs.notes), ensure_ascii=False),
+                    notes=_json_list(obs.notes),
                     version=self._next("lab_observations", obs.key, obs.status),
                 )
                 staged.observations.append((index, order_index, obs_row))
@@ -283,7 +283,7 @@ class RecordBatch:
             values.pop("section")
             values.update(
                 occurred_at=event.occurred_at or "",
-                notes=json.dumps(list(event.notes), ensure_ascii=False),
+                notes=_json_list(event.notes),
                 version=self._next("medication_events", event.key, event.status),
             )
             staged.medications.append((index, values))
@@ -392,6 +392,11 @@ def resolve_patient(conn: Connection, person: PatientRecord, now: datetime) -> i
     ref = batch.patient(person)
     batch.flush()
     return _id(ref)
+
+
+def _json_list(items: Sequence[str]) -> str:
+    """A list of notes as JSON text (most records have none)."""
+    return json.dumps(list(items), ensure_ascii=False) if items else "[]"
 
 
 def chunks(values: list[str]) -> Iterable[list[str]]:

@@ -230,7 +230,7 @@ class SQLStore:
             "raw": p.inbound.raw,
             "ack": p.ack,
             "ack_code": _ack_code(p.ack),
-            "warnings": json.dumps(warnings),
+            "warnings": json.dumps(warnings) if warnings else "[]",
             "received_at": p.inbound.received_at,
             "stored_at": self.clock(),
         }

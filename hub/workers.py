@@ -1,8 +1,12 @@
-"""`passerelle serve --workers N`: N reactor processes sharing the listening sockets.
+"""`passerelle serve --workers N`: N reactor processes sharing each channel's port.
 
-The parent binds every channel's TCP socket, creates the schema and imports the partners once,
-then forks N workers; each worker adopts the sockets in its own reactor (the kernel spreads the
-connections) and runs its own writer thread. Dedupe stays correct across workers through the
+The parent binds every channel's TCP port once per worker with SO_REUSEPORT, creates the
+schema and imports the partners once, then forks N workers; each worker adopts its own
+sockets in its own reactor and runs its own writer thread. The kernel spreads new connections
+evenly across the sockets by their address hash. One socket shared by all (the earlier design)
+let whichever worker woke first accept a whole burst of connections: at 8 connections one
+worker took them all and the second core sat idle. A worker that dies takes its sockets with
+it (each process keeps only its own), so the kernel stops routing to it. Dedupe stays correct across workers through the
 database: the unique key on (MSH-3, MSH-4, MSH-10), SQLite's write lock (transactions begin
 IMMEDIATE) or, on PostgreSQL, the one-by-one retry after an IntegrityError. The journal stays
 one chain because every writer takes the journal head row first.
@@ -16,6 +20,7 @@ import re
 import signal
 import socket
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
@@ -30,19 +35,39 @@ class WorkersError(Exception):
     """A configuration --workers can't serve."""
 
 
-def bind(channel: ChannelConfig) -> socket.socket:
-    """The listening socket for a `tcp:PORT[:interface=HOST]` endpoint."""
+def _address(channel: ChannelConfig) -> tuple[int, str, socket.AddressFamily]:
     match = _TCP.match(channel.listen)
     if match is None:
         raise WorkersError(f"channels.{channel.name}.listen: --workers needs a tcp:PORT[:interface=HOST] endpoint")
     port, host = int(match.group(1)), match.group(2) or "0.0.0.0"  # noqa: S104 - the admin's choice when no interface
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return port, host, socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def bind(channel: ChannelConfig, reuse_port: bool = False) -> socket.socket:
+    """A listening socket for a `tcp:PORT[:interface=HOST]` endpoint (one of several with `reuse_port`)."""
+    port, host, family = _address(channel)
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(511)
     sock.setblocking(False)
     return sock
+
+
+def bind_all(channels: list[ChannelConfig], workers: int) -> list[dict[str, socket.socket]]:
+    """Each worker's sockets, one per channel, all on the channel's port.
+
+    SO_REUSEPORT would also let a second hub join the port silently: a plain bind first makes
+    a port already in use fail here, as it does without --workers.
+    """
+    for channel in channels:
+        port, host, family = _address(channel)
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    return [{c.name: bind(c, reuse_port=workers > 1) for c in channels} for _ in range(workers)]
 
 
 def run(config: Config, workers: int) -> int:
@@ -50,7 +75,7 @@ def run(config: Config, workers: int) -> int:
     from .db import ensure_schema, make_engine
     from .service import import_config_partners
 
-    sockets = {c.name: bind(c) for c in config.channels}
+    per_worker = bind_all(list(config.channels), workers)
     engine = make_engine(config.database.url, config.database.busy_timeout_ms)
     ensure_schema(engine)
     import_config_partners(engine, config)
@@ -58,10 +83,12 @@ def run(config: Config, workers: int) -> int:
     children = []
     for index in range(workers):
         pid = os.fork()
-        if pid == 0:  # the worker: its own reactor, engine and writer thread
-            code = _worker(config, sockets, index)
+        if pid == 0:  # the worker: its own reactor, engine and writer thread, its own sockets only
+            _close(s for i, socks in enumerate(per_worker) if i != index for s in socks.values())
+            code = _worker(config, per_worker[index], index)
             os._exit(code)
         children.append(pid)
+    _close(s for socks in per_worker for s in socks.values())  # the workers hold them now
     log.info("workers_started", workers=workers, pids=children)
 
     def _stop(signum: int, _frame: Any) -> None:
@@ -76,6 +103,11 @@ def run(config: Config, workers: int) -> int:
         _pid, raw = os.waitpid(pid, 0)
         status = status or os.waitstatus_to_exitcode(raw)
     return status
+
+
+def _close(sockets: Iterable[socket.socket]) -> None:
+    for sock in sockets:
+        sock.close()
 
 
 def _worker(config: Config, sockets: dict[str, socket.socket], index: int) -> int:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import threading
+from pathlib import Path
 from typing import Any
 
+import pytest
 from helpers import lab_message
 from sqlalchemy import create_engine, func, select
 
 from hub.client import MLLPClient, parse_ack
+from hub.config import ChannelConfig
 from hub.db import make_engine
 from hub.journal import verify
 from hub.models import JournalEntry, Message
+from hub.workers import bind_all
 
 
 def test_two_workers_share_the_load_dedupe_and_chain(db_url: str, server_factory: Any) -> None:
@@ -50,3 +56,31 @@ def test_two_workers_share_the_load_dedupe_and_chain(db_url: str, server_factory
     with create_engine(db_url).connect() as conn:
         statuses = dict(conn.execute(select(JournalEntry.status, func.count()).group_by(JournalEntry.status)).all())
     assert (statuses["accepted"], statuses["duplicate"]) == (201, 15)
+
+
+def test_connections_are_spread_over_both_workers(tmp_path: Path, server_factory: Any) -> None:
+    """16 connections opened at once land on both workers (each has its own SO_REUSEPORT socket)."""
+    server = server_factory(f"sqlite:///{tmp_path / 'spread.db'}", workers=2, max_connections_per_peer=100)
+    clients = [MLLPClient("127.0.0.1", server.port) for _ in range(16)]
+    try:
+        replies = [c.send(lab_message(f"S{n}")) for n, c in enumerate(clients)]
+    finally:
+        for c in clients:
+            c.close()
+    assert all(parse_ack(r).code == "AA" for r in replies)
+    lines = [json.loads(line) for line in server.log.read_text().splitlines() if line.startswith("{")]
+    workers = {line.get("worker") for line in lines if line.get("event") == "message"}
+    assert workers == {0, 1}  # hashing 16 connections onto one socket of two: 1 chance in 32,768
+
+
+def test_a_port_in_use_is_refused_before_any_worker_starts(tmp_path: Path) -> None:
+    """SO_REUSEPORT must not let a second hub join a port someone else holds."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        channel = ChannelConfig.model_validate(
+            {"name": "lab", "protocol": "mllp", "listen": f"tcp:{port}:interface=127.0.0.1", "domain": "lab"}
+        )
+        with pytest.raises(OSError, match="in use"):
+            bind_all([channel], 2)
