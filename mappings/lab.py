@@ -89,7 +89,9 @@ def _order(group: _Group, facility: str) -> LabOrder:
 def _observation(obx: Segment, order_key: str, notes: tuple[str, ...], seen: dict[str, int]) -> Observation:
     d = obx.d
     value_type = obx.value(2)
-    code, system = obx.value(3, 1), obx.value(3, 3)
+    obx3 = obx.parts(3)  # OBX-3 split once: code, text, system, alternate code, text, system
+    obx3 += [""] * (6 - len(obx3))
+    code, code_text, system, alt_code, _alt_text, alt_system = obx3[:6]
     sub_id = obx.value(4)
     base = f"{order_key}|{system}|{code}|{sub_id}"
     seen[base] = seen.get(base, 0) + 1
@@ -101,10 +103,10 @@ def _observation(obx: Segment, order_key: str, notes: tuple[str, ...], seen: dic
         set_id=obx.value(1),
         value_type=value_type,
         code=code,
-        code_text=obx.value(3, 2),
+        code_text=code_text,
         code_system=system,
-        alt_code=obx.value(3, 4),
-        alt_code_system=obx.value(3, 6),
+        alt_code=alt_code,
+        alt_code_system=alt_system,
         sub_id=sub_id,
         value_raw=obx.raw(5),
         value_text=text,

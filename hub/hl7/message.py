@@ -54,6 +54,29 @@ class Segment:
             return raw
         return _pick(raw, self.d, rep, comp, sub)
 
+    def parts(self, n: int) -> list[str]:
+        """Every component of field N's first repetition, decoded: ``parts(n)[c - 1] == value(n, c)``.
+
+        One split for a field whose components are all read (OBX-3's six), instead of one per
+        component.
+        """
+        fields = self.fields
+        raw = fields[n] if n < len(fields) else ""
+        if not raw:
+            return []
+        if self.id == "MSH" and n <= 2:
+            return [raw]
+        d = self.d
+        if d.repetition in raw:
+            raw = raw.split(d.repetition, 1)[0]
+        sub, esc = d.subcomponent, d.escape
+        out = raw.split(d.component) if d.component in raw else [raw]
+        for i, comp in enumerate(out):
+            first = comp.split(sub, 1)[0] if sub in comp else comp
+            if first is not comp or (esc and esc in first):
+                out[i] = unescape(first, d) if esc and esc in first else first
+        return out
+
     def components(self, n: int, rep: int = 1) -> list[str]:
         """The raw components of one repetition of field N."""
         reps = self.repetitions(n)
@@ -63,24 +86,32 @@ class Segment:
 
 
 def _pick(raw: str, d: Delimiters, rep: int, comp: int, sub: int) -> str:
-    if d.repetition in raw:
-        reps = raw.split(d.repetition)
+    mark = d.repetition
+    if mark in raw:
+        reps = raw.split(mark)
         if len(reps) < rep:
             return ""
         raw = reps[rep - 1]
     elif rep != 1:
         return ""
-    if d.component in raw:
-        comps = raw.split(d.component)
-        raw = comps[comp - 1] if comp <= len(comps) else ""
+    mark = d.component
+    if mark in raw:
+        comps = raw.split(mark, comp)  # no need to split past the component asked for
+        if comp > len(comps):
+            return ""
+        raw = comps[comp - 1]
     elif comp != 1:
         return ""
-    if d.subcomponent in raw:
-        subs = raw.split(d.subcomponent)
-        raw = subs[sub - 1] if sub <= len(subs) else ""
+    mark = d.subcomponent
+    if mark in raw:
+        subs = raw.split(mark, sub)
+        if sub > len(subs):
+            return ""
+        raw = subs[sub - 1]
     elif sub != 1:
         return ""
-    return unescape(raw, d)
+    mark = d.escape
+    return unescape(raw, d) if mark and mark in raw else raw  # most values hold no escape
 
 
 def part(raw: str, d: Delimiters, comp: int, sub: int = 1) -> str:

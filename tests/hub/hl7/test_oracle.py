@@ -103,3 +103,20 @@ def test_parser_agrees_with_hl7apy(path: Path) -> None:
                 vb = nb[i] if i < len(nb) else ""
                 if va != vb:
                     assert (path.name, seg, i) in KNOWN_DIFFS, f"{path.name} {seg} field {i}: {va!r} != {vb!r}"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_parts_gives_every_component_as_value_does(path: Path) -> None:
+    """``Segment.parts(n)`` (one split) equals ``value(n, c)`` for every component of every field."""
+    try:
+        msg = parse(decode(path.read_bytes()).text.replace("\n", "\r"))
+    except HL7Error:
+        pytest.skip("refused by the parser: nothing to read")
+    checked = 0
+    for seg in msg.segments:
+        for n in range(3 if seg.id == "MSH" else 1, len(seg.fields)):  # MSH-1, MSH-2: the delimiters
+            parts = seg.parts(n)
+            count = max(len(parts), 1) + 1  # one past the end reads "" in both
+            assert [seg.value(n, c) for c in range(1, count + 1)] == [*parts, *[""] * (count - len(parts))]
+            checked += 1
+    assert checked > 0
