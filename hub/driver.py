@@ -19,7 +19,7 @@ What SQLAlchemy would do for us is done here, and tested against it (tests/hub/t
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -74,6 +74,10 @@ def _stamped(values: tuple[Any, ...], stamps: tuple[int, ...]) -> tuple[Any, ...
     return tuple(row)
 
 
+Rows = list[tuple[Any, ...]]
+Read = tuple[str, Sequence[Any], Callable[[Rows], None]]  # a statement, its parameters, what takes its rows
+
+
 class Driver:
     """The driver connection under one SQLAlchemy connection, inside its transaction."""
 
@@ -98,6 +102,19 @@ class Driver:
         """Rows of one statement; ``{mark}`` in `sql` is this driver's placeholder."""
         self.cursor.execute(sql.replace("{mark}", self.mark), params)
         return list(self.cursor.fetchall())
+
+    def read_all(self, reads: Sequence[Read]) -> None:
+        """Independent reads, each handing its rows on; one round trip on PostgreSQL (a pipeline)."""
+        if not self.postgresql or len(reads) < 2:
+            for sql, params, take in reads:
+                take(self.query(sql, params))
+            return
+        cursors = [self.raw.cursor() for _ in reads]
+        with self.raw.pipeline():
+            for cursor, (sql, params, _take) in zip(cursors, reads, strict=True):
+                cursor.execute(sql.replace("{mark}", self.mark), params)
+        for cursor, (_sql, _params, take) in zip(cursors, reads, strict=True):
+            take(list(cursor.fetchall()))
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """One statement, no rows wanted."""

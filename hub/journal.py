@@ -21,7 +21,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, select
 
-from .driver import Driver, Insert
+from .driver import Driver, Insert, Read, Rows
 from .models import JournalEntry, JournalHead
 
 journal = cast(Table, JournalEntry.__table__)
@@ -64,12 +64,20 @@ def _canon(value: Any) -> Any:
 class ChainWriter:
     """Appends chained entries inside one transaction; `close` moves the head."""
 
-    def __init__(self, conn: Connection, driver: Driver | None = None) -> None:
+    def __init__(self, conn: Connection, driver: Driver | None = None, *, read_head: bool = True) -> None:
         self.driver = driver or Driver(conn)
-        ((seq, hash_),) = self.driver.query(_HEAD_LOCKED if self.driver.postgresql else _HEAD)
-        self.seq: int = seq
-        self.hash: str = hash_
+        self.seq: int = 0
+        self.hash: str = ""
         self.pending: list[dict[str, Any]] = []
+        if read_head:
+            self.driver.read_all([self.head_read()])
+
+    def head_read(self) -> Read:
+        """The locked read of the head, for a caller that runs it with its other reads."""
+        return (_HEAD_LOCKED if self.driver.postgresql else _HEAD, (), self._take_head)
+
+    def _take_head(self, rows: Rows) -> None:
+        ((self.seq, self.hash),) = rows
 
     def append(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Chain one entry (sequence number and hashes); it is written at `close`, with the others."""

@@ -36,7 +36,7 @@ from hub.hl7 import Code, Issue, Location
 from mappings import Mapped
 from mappings.records import Patient as PatientRecord
 
-from .driver import Driver, Insert, quote, sqlite_stamp
+from .driver import Driver, Insert, Read, Rows, quote, sqlite_stamp
 from .models import (
     ImagingDocument,
     ImagingOrder,
@@ -171,8 +171,12 @@ class RecordBatch:
 
     def load(self, batch: Iterable[Mapped]) -> None:
         """Read what the batch's messages need: their patients and the latest version of their keys."""
+        self.driver.read_all(self.reads(batch))
+
+    def reads(self, batch: Iterable[Mapped]) -> list[Read]:
+        """The reads `load` makes, for a caller that runs them with others (one round trip)."""
         batch = list(batch)
-        self.load_patients([m.patient for m in batch])
+        reads = self.patient_reads([m.patient for m in batch])
         wanted: dict[str, set[str]] = {name: set() for name in VERSIONED}
         for mapped in batch:
             for name, keys in record_keys(mapped).items():
@@ -184,23 +188,34 @@ class RecordBatch:
                 condition, values = self.driver.any_of("key", chunk)
                 sql.append(_VERSIONS[name] + condition)
                 params.extend(values)
-            for name, key, version, status in self.driver.query(" UNION ALL ".join(sql), params):
-                latest = self._latest[name]
-                if version > latest.get(key, (0, ""))[0]:
-                    latest[key] = (version, status)
+            reads.append((" UNION ALL ".join(sql), params, self._take_versions))
+        return reads
+
+    def _take_versions(self, rows: Rows) -> None:
+        for name, key, version, status in rows:
+            latest = self._latest[name]
+            if version > latest.get(key, (0, ""))[0]:
+                latest[key] = (version, status)
 
     def load_patients(self, people: Iterable[PatientRecord]) -> None:
         """The stored patients behind these identifiers, in one query per 5,000 values."""
+        self.driver.read_all(self.patient_reads(people))
+
+    def patient_reads(self, people: Iterable[PatientRecord]) -> list[Read]:
+        """The reads `load_patients` makes."""
         values = sorted({i.value for p in people for i in p.identifiers})
+        reads: list[Read] = []
         for chunk in chunks(values):
             condition, params = self.driver.any_of("value", chunk)
-            for authority, value, patient_id, family, given, birth_date, sex in self.driver.query(
-                _PATIENTS_BY_VALUE + condition, params
-            ):
-                self._patient_of[(authority, value)] = patient_id
-                self._demographics.setdefault(
-                    patient_id, {"family": family, "given": given, "birth_date": birth_date, "sex": sex}
-                )
+            reads.append((_PATIENTS_BY_VALUE + condition, params, self._take_patients))
+        return reads
+
+    def _take_patients(self, rows: Rows) -> None:
+        for authority, value, patient_id, family, given, birth_date, sex in rows:
+            self._patient_of[(authority, value)] = patient_id
+            self._demographics.setdefault(
+                patient_id, {"family": family, "given": given, "birth_date": birth_date, "sex": sex}
+            )
 
     # -- stage ------------------------------------------------------------------------------
 

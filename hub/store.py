@@ -32,7 +32,7 @@ from hub.hl7 import Code, Issue, Location
 from mappings import Mapped
 
 from .db import writer_lock
-from .driver import Driver
+from .driver import Driver, Read, Rows
 from .interfaces import Status
 from .journal import ChainWriter
 from .models import Campaign, CampaignMessage, Message
@@ -120,11 +120,19 @@ class SQLStore:
 
     def _write(self, conn: Connection, batch: Sequence[Prepared]) -> list[Verdict]:
         driver = Driver(conn)
-        chain = ChainWriter(conn, driver)
+        chain = ChainWriter(conn, driver, read_head=False)
         clinical = [p for p in batch if p.status is Status.ACCEPTED and p.campaign_product is None]
-        known: dict[tuple[str, str, str], _Stored | _Decision] = dict(_stored(driver, [p.key for p in clinical]))
+        known: dict[tuple[str, str, str], _Stored | _Decision] = {}
         records = RecordBatch(conn, self.clock(), driver)
-        records.load(p.mapped for p in clinical if p.mapped is not None)
+        # Every read of the batch at once (one round trip on PostgreSQL): the journal head (locked),
+        # the stored messages among the batch's keys, its patients and its records' latest versions.
+        driver.read_all(
+            [
+                chain.head_read(),
+                *_stored_reads(driver, [p.key for p in clinical], known),
+                *records.reads(p.mapped for p in clinical if p.mapped is not None),
+            ]
+        )
         decisions = [self._decide(conn, records, p, known) for p in batch]
         message_ids = records.assign_ids()
         verdicts = [self._settle(chain, d, message_ids) for d in decisions]
@@ -280,19 +288,21 @@ class _Stored:
     ack: bytes
 
 
-def _stored(driver: Driver, keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], _Stored]:
-    """The stored messages among `keys` (MSH-3, MSH-4, MSH-10), one query per 5,000 control IDs."""
-    if not keys:
-        return {}
+def _stored_reads(driver: Driver, keys: list[tuple[str, str, str]], out: dict[Any, Any]) -> list[Read]:
+    """Reads that put the stored messages among `keys` (MSH-3, MSH-4, MSH-10) into `out`."""
     wanted = set(keys)
-    out: dict[tuple[str, str, str], _Stored] = {}
-    for chunk in chunks(sorted({cid for _app, _fac, cid in wanted})):
-        condition, params = driver.any_of("control_id", chunk)
-        for message_id, sha256, ack, application, facility, control_id in driver.query(_STORED + condition, params):
+
+    def take(rows: Rows) -> None:
+        for message_id, sha256, ack, application, facility, control_id in rows:
             key = (application, facility, control_id)
             if key in wanted:
                 out[key] = _Stored(message_id, sha256, bytes(ack))
-    return out
+
+    reads: list[Read] = []
+    for chunk in chunks(sorted({cid for _app, _fac, cid in wanted})):
+        condition, params = driver.any_of("control_id", chunk)
+        reads.append((_STORED + condition, params, take))
+    return reads
 
 
 def issue_to_json(issue: Issue) -> dict[str, Any]:
