@@ -3,13 +3,15 @@
 Inside the store's transaction, for one batch:
 
     load    one query for the patients behind every PID-3 identifier of the batch, and one
-            per record table for the stored versions and statuses of the batch's keys;
+            (a UNION ALL over the record tables) for the stored versions and statuses of the
+            batch's keys; the store sends both with its own reads (one pipeline on PostgreSQL);
     stage   in arrival order, each message resolves its patient and takes the next version of
             each record key from that state, then updates it: a later message of the same
             batch sees the earlier ones (versions, status transitions, patients) exactly as if
             they had been stored one by one;
-    flush   one INSERT per table, multi-row, with RETURNING (in parameter order) where a later
-            table needs the ids: patients, messages, lab orders, imaging reports.
+    ids     one statement gives the staged patients, messages, lab orders and imaging reports
+            their ids (`Driver.new_ids`), so the rows pointing to them need no RETURNING;
+    write   one INSERT per table (executemany on the driver's cursor; one pipeline on PostgreSQL).
 
 So a batch costs about a dozen statements whatever its size, instead of about ten per message.
 

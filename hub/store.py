@@ -1,11 +1,13 @@
 """Step 6: one transaction holds the raw messages, their ACKs, journal entries and records.
 
-The hot path writes with SQLAlchemy Core, with statements built once; the ORM models only
-define the tables. Result rows are appended with the next version for their key, never updated.
+The hot path runs its statements on the driver's cursor (hub/driver.py), inside the
+transaction SQLAlchemy opened; the ORM models define the tables. Result rows are appended with
+the next version for their key, never updated.
 
 TRANSACTION (one per batch), set-based (hub/records_store.py):
-    read:   the journal head, the stored messages among the batch's keys (MSH-3, MSH-4, MSH-10),
-            the batch's patients and the latest version of each of its record keys
+    read:   the journal head (locked), the stored messages among the batch's keys (MSH-3, MSH-4,
+            MSH-10), the batch's patients and the latest version of each of its record keys: one
+            pipeline on PostgreSQL
     decide, for each prepared message in arrival order, against what is stored and what this
     batch decided before it:
         accepted  -> key unknown:  stage message (raw + ACK), patient and records
@@ -13,7 +15,9 @@ TRANSACTION (one per batch), set-based (hub/records_store.py):
                      other sha256: conflict, the raw bytes kept in the journal (quarantine); AE 205
                      status going back (final -> preliminary): AE, journaled with the raw bytes
         otherwise -> journal(status) with the raw bytes (capped) and the reasons
+    ids:    one statement gives the new patients, messages, lab orders and imaging reports their ids
     write:  one INSERT per table for the staged rows, then the journal entries, chained in order
+            (one pipeline on PostgreSQL)
     COMMIT; only then are the ACKs released.
 """
 

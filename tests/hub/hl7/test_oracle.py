@@ -105,18 +105,19 @@ def test_parser_agrees_with_hl7apy(path: Path) -> None:
                     assert (path.name, seg, i) in KNOWN_DIFFS, f"{path.name} {seg} field {i}: {va!r} != {vb!r}"
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
-def test_parts_gives_every_component_as_value_does(path: Path) -> None:
-    """``Segment.parts(n)`` (one split) equals ``value(n, c)`` for every component of every field."""
-    try:
-        msg = parse(decode(path.read_bytes()).text.replace("\n", "\r"))
-    except HL7Error:
-        pytest.skip("refused by the parser: nothing to read")
-    checked = 0
-    for seg in msg.segments:
-        for n in range(3 if seg.id == "MSH" else 1, len(seg.fields)):  # MSH-1, MSH-2: the delimiters
-            parts = seg.parts(n)
-            count = max(len(parts), 1) + 1  # one past the end reads "" in both
-            assert [seg.value(n, c) for c in range(1, count + 1)] == [*parts, *[""] * (count - len(parts))]
-            checked += 1
-    assert checked > 0
+def test_parts_gives_every_component_as_value_does() -> None:
+    """``Segment.parts(n)`` (one split) equals ``value(n, c)`` for every component of every field of every sample."""
+    files = 0
+    for path in FILES:
+        try:
+            msg = parse(decode(path.read_bytes()).text.replace("\n", "\r"))
+        except HL7Error:
+            continue  # refused by the parser (test_oracle_agrees says why): nothing to read
+        files += 1
+        for seg in msg.segments:
+            for n in range(3 if seg.id == "MSH" else 1, len(seg.fields)):  # MSH-1, MSH-2: the delimiters
+                parts = seg.parts(n)
+                count = max(len(parts), 1) + 1  # one past the end reads "" in both
+                expected = [seg.value(n, c) for c in range(1, count + 1)]
+                assert expected == [*parts, *[""] * (count - len(parts))], (path.name, seg.id, n)
+    assert files >= 25  # of the 33 samples, the parser refuses a few on purpose
