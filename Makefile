@@ -10,7 +10,11 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
+# The hot path is compiled with mypyc (setup.py): editing one of its sources rebuilds it.
+HOT_SOURCES := setup.py mypyc.ini $(wildcard hub/hl7/*.py certification/*.py mappings/*.py)
+
+$(STAMP): $(BIN)/python pyproject.toml $(HOT_SOURCES)
+	find hub channels mappings certification -name '*.so' -delete  # a module dropped from setup.py
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
@@ -21,8 +25,8 @@ run: install  ## create the SQLite schema if needed and serve config.yaml
 	$(BIN)/passerelle serve --config config.yaml
 
 lint: install
-	$(BIN)/ruff check hub channels mappings certification tests bench
-	$(BIN)/ruff format --check hub channels mappings certification tests bench
+	$(BIN)/ruff check hub channels mappings certification tests bench setup.py
+	$(BIN)/ruff format --check hub channels mappings certification tests bench setup.py
 
 typecheck: install
 	$(BIN)/mypy hub channels mappings certification
@@ -48,4 +52,5 @@ soak: install  ## 30 minutes of steady load on a durable hub; prints RSS at star
 	$(BIN)/python -m bench.soak
 
 clean:
-	rm -rf $(VENV) var/*.db* .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var/*.db* .pytest_cache .mypy_cache .ruff_cache build
+	find hub channels mappings certification -name '*.so' -delete

@@ -26,7 +26,9 @@ from .common import person
 from .patient import map_patient
 from .records import Document, ImagingOrder, ImagingReport, Mapped
 
-VERSIONS = frozenset({"2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8", "2.8.1", "2.8.2"})
+VERSIONS: frozenset[str] = frozenset(
+    {"2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8", "2.8.1", "2.8.2"}
+)
 STUDY_UID_CODE = ("113014", "DCM")  # DICOM concept "Study Instance UID" in an OBX-3
 _UID = re.compile(r"\d+(\.\d+){3,}")
 _TEXT_TYPES = frozenset({"TX", "FT", "ST"})

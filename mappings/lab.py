@@ -13,7 +13,7 @@ from .common import person
 from .patient import map_patient
 from .records import LabOrder, Mapped, Observation
 
-VERSIONS = frozenset({"2.3", "2.3.1", "2.4", "2.5", "2.5.1"})
+VERSIONS: frozenset[str] = frozenset({"2.3", "2.3.1", "2.4", "2.5", "2.5.1"})
 
 
 @dataclass(slots=True)

@@ -21,7 +21,9 @@ from .common import person
 from .patient import map_patient
 from .records import Mapped, MedicationEvent
 
-VERSIONS = frozenset({"2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8", "2.8.1", "2.8.2"})
+VERSIONS: frozenset[str] = frozenset(
+    {"2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8", "2.8.1", "2.8.2"}
+)
 
 # Drug coding systems the repository recognizes: Health Canada's DIN, by name and OID.
 DIN_SYSTEMS = frozenset({"DIN", "HC-DIN", "2.16.840.1.113883.5.1105"})

@@ -9,12 +9,23 @@ few seconds, by the test suite (tests/fuzz/test_atheris.py). Usage::
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import atheris
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from pure import prefer_sources
+
+prefer_sources()  # atheris instruments bytecode, never mypyc's C: fuzz the .py sources
 
 with atheris.instrument_imports():
     from certification.structure import validate_structure
     from hub.hl7 import HL7Error, decode, parse, read_header
+
+
+assert all(
+    (sys.modules[name].__file__ or "").endswith(".py") for name in ("hub.hl7.parser", "certification.structure")
+), "the fuzz target must run the pure-Python modules"
 
 
 def one_input(data: bytes) -> None:
