@@ -113,6 +113,14 @@ class PartnerDirectory:
             self._mark = mark  # read before the load: a change in between only reloads once more
             return True
 
+    def mark_sql(self, dialect: Any) -> str:
+        """The change mark's query as SQL text for this dialect, for a writer's own transaction."""
+        return str(_MARK.compile(dialect=dialect))
+
+    def is_current(self, mark: tuple[Any, ...]) -> bool:
+        """Whether the snapshot was loaded at this change mark (read inside a writer's transaction)."""
+        return mark == self._mark
+
     def _read_mark(self, engine: Engine) -> tuple[Any, ...]:
         if self._watch is None or self._watch[0] is not engine:
             raw = engine.raw_connection()

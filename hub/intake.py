@@ -19,7 +19,7 @@ from twisted.internet.defer import Deferred, succeed
 
 from .interfaces import Inbound, Status
 from .pipeline import Pipeline, Prepared
-from .store import Verdict
+from .store import StaleDirectory, Verdict
 
 log = structlog.get_logger("passerelle.intake")
 
@@ -27,23 +27,41 @@ log = structlog.get_logger("passerelle.intake")
 class Committer(Protocol):
     """What the writer commits through (`SQLStore` or a fake)."""
 
+    # True when each commit checks the partner directory itself (raising StaleDirectory).
+    checks_directory: bool
+
     def commit(self, batch: Sequence[Prepared]) -> list[Verdict]:
         """One transaction for the whole batch."""
 
 
-def process(pipeline: Pipeline, store: Committer, batch: Sequence[Inbound]) -> list[bytes | None]:
-    """Prepare, commit and answer one batch; never raises."""
-    prepared = [pipeline.prepare(i) for i in batch]
-    try:
-        verdicts = store.commit(prepared)
-    except IntegrityError:
-        # Another worker process stored one of these keys meanwhile: retry one by one so
-        # the dedupe lookup sees its row, and the others are not held back by it.
-        return [_one_by_one(pipeline, store, p) for p in prepared]
-    except Exception as exc:  # any database failure: negative ACK, never AA
-        log.error("commit_failed", error=type(exc).__name__, count=len(prepared))
-        return [_final(pipeline, pipeline.outage(p), Verdict(Status.REJECTED)) for p in prepared]
-    return [_final(pipeline, p, v) for p, v in zip(prepared, verdicts, strict=True)]
+MAX_STALE = 3  # partner changes met by one batch before it is answered AR 207
+
+
+def process(
+    pipeline: Pipeline, store: Committer, batch: Sequence[Inbound], refresh: Callable[[], object] = lambda: None
+) -> list[bytes | None]:
+    """Prepare, commit and answer one batch; never raises.
+
+    A store that finds the partner directory outdated (StaleDirectory) gets the batch again,
+    prepared afresh after `refresh`: nothing is written under the old authorization.
+    """
+    for _attempt in range(MAX_STALE):
+        prepared = [pipeline.prepare(i) for i in batch]
+        try:
+            verdicts = store.commit(prepared)
+        except StaleDirectory:
+            _refresh(refresh)
+            continue
+        except IntegrityError:
+            # Another worker process stored one of these keys meanwhile: retry one by one so
+            # the dedupe lookup sees its row, and the others are not held back by it.
+            return [_one_by_one(pipeline, store, p) for p in prepared]
+        except Exception as exc:  # any database failure: negative ACK, never AA
+            log.error("commit_failed", error=type(exc).__name__, count=len(prepared))
+            return [_final(pipeline, pipeline.outage(p), Verdict(Status.REJECTED)) for p in prepared]
+        return [_final(pipeline, p, v) for p, v in zip(prepared, verdicts, strict=True)]
+    log.error("directory_unsettled", count=len(batch))
+    return [_final(pipeline, pipeline.outage(p), Verdict(Status.REJECTED)) for p in prepared]
 
 
 def _one_by_one(pipeline: Pipeline, store: Committer, p: Prepared) -> bytes | None:
@@ -102,8 +120,9 @@ class InlineIntake:
 
     def handle(self, inbound: Inbound) -> Deferred[bytes | None]:
         """Process now; the Deferred has already fired."""
-        _refresh(self.refresh)
-        return succeed(process(self.pipeline, self.store, [inbound])[0])
+        if not self.store.checks_directory:
+            _refresh(self.refresh)
+        return succeed(process(self.pipeline, self.store, [inbound], self.refresh)[0])
 
     def blocked(self, peer: str) -> bool:
         """Whether the pipeline's limiter blocks this peer."""
@@ -166,9 +185,10 @@ class GroupCommitIntake:
                     stop = True
                     break
                 items.append(nxt)
-            _refresh(self.refresh)
+            if not self.store.checks_directory:  # else the commit checks it, in its own transaction
+                _refresh(self.refresh)
             try:
-                replies = process(self.pipeline, self.store, [i for i, _d in items])
+                replies = process(self.pipeline, self.store, [i for i, _d in items], self.refresh)
             except Exception as exc:  # a bug, not a database failure: answer nothing, keep serving
                 log.error("batch_failed", error=type(exc).__name__, count=len(items))
                 replies = [None] * len(items)

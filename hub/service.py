@@ -147,7 +147,7 @@ def start(config: Config, reactor: Any, sockets: dict[str, Any] | None = None, i
     directory.refresh(engine)
     intake = GroupCommitIntake(
         build_pipeline(config, directory),
-        SQLStore(engine),
+        SQLStore(engine, directory=directory),
         reactor.callFromThread,
         config.intake.max_batch,
         refresh=lambda: directory.refresh(engine),

@@ -36,6 +36,7 @@ from hub.hl7 import Code, Issue, Location
 from mappings import Mapped
 
 from .db import writer_lock
+from .directory import PartnerDirectory
 from .driver import Driver, Read, Rows
 from .interfaces import Status
 from .journal import ChainWriter
@@ -78,12 +79,30 @@ class _Decision:
     issues: tuple[Issue, ...] = ()
 
 
-class SQLStore:
-    """The repository behind the group-commit writer."""
+class StaleDirectory(Exception):  # noqa: N818 - a signal to the intake, not an error
+    """The partners changed since the batch was authorized: refresh the directory and prepare again."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+
+class SQLStore:
+    """The repository behind the group-commit writer.
+
+    With a `directory`, every transaction reads the partner registry's change mark with its
+    other reads (no round trip of its own) and raises `StaleDirectory` when the snapshot the
+    batch was authorized with is outdated: a cut or a suspension is in force from the first
+    transaction that follows it, and the writer needs no separate check before each batch.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        directory: PartnerDirectory | None = None,
+    ) -> None:
         self.engine = engine
         self.clock = clock
+        self.directory = directory
+        self.checks_directory = directory is not None
+        self._mark_sql = directory.mark_sql(engine.dialect) if directory is not None else ""
         # The writer keeps one connection: no pool checkout, pre-ping and reset per batch (three
         # round trips to PostgreSQL). It is dropped after any failure and taken afresh (and
         # pinged) from the pool at the next batch, so a restarted database is picked up.
@@ -130,13 +149,18 @@ class SQLStore:
         records = RecordBatch(conn, self.clock(), driver)
         # Every read of the batch at once (one round trip on PostgreSQL): the journal head (locked),
         # the stored messages among the batch's keys, its patients and its records' latest versions.
+        marks: list[tuple[Any, ...]] = []
+        mark_read: list[Read] = [(self._mark_sql, (), marks.extend)] if self.directory else []
         driver.read_all(
             [
                 chain.head_read(),
+                *mark_read,
                 *_stored_reads(driver, [p.key for p in clinical], known),
                 *records.reads(p.mapped for p in clinical if p.mapped is not None),
             ]
         )
+        if self.directory is not None and not self.directory.is_current(tuple(marks[0])):
+            raise StaleDirectory
         decisions = [self._decide(conn, records, p, known) for p in batch]
         message_ids = records.assign_ids()
         verdicts = [self._settle(chain, d, message_ids) for d in decisions]

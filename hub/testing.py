@@ -40,6 +40,8 @@ class RecordingHandler:
 class FailingStore:
     """A store whose commit always fails, as a database outage does."""
 
+    checks_directory = False
+
     def __init__(self, error: Exception | None = None) -> None:
         self.error = error or ConnectionError("database unavailable")
         self.calls = 0

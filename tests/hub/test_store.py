@@ -17,7 +17,7 @@ from hub.directory import PartnerDirectory
 from hub.intake import GroupCommitIntake, InlineIntake, process
 from hub.interfaces import Inbound
 from hub.models import JournalEntry, LabObservation, LabOrder, Message
-from hub.partners import PartnerSpec
+from hub.partners import PartnerSpec, change_state, import_specs
 from hub.pipeline import ChannelPolicy, Pipeline, Prepared
 from hub.queries import find_patients, patient_record
 from hub.store import SQLStore, Verdict
@@ -275,3 +275,28 @@ def test_postgresql_and_memory_databases_need_no_writer_lock() -> None:
     """Only SQLite files get a lock file; PostgreSQL orders writers itself (row locks, constraints)."""
     assert writer_lock(make_engine("sqlite://")) is contextlib.nullcontext
     assert writer_lock(make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")) is contextlib.nullcontext
+
+
+def test_a_cut_after_the_directory_was_loaded_is_in_force_at_the_next_commit(engine: Engine) -> None:
+    """The commit reads the registry's change mark: the batch is authorized again, and refused."""
+    import_specs(engine, [LIS_CHUM], "alice")
+    directory = PartnerDirectory()
+    directory.refresh(engine)
+    ruled = Pipeline(channels={"lab": ChannelPolicy("lab", "lab")}, directory=directory)
+    store = SQLStore(engine, directory=directory)
+    refreshes: list[bool] = []
+
+    def refresh() -> None:
+        refreshes.append(directory.refresh(engine))
+
+    (first,) = process(ruled, store, [Inbound(oru("K1").encode(), "p", "lab", datetime.now(UTC))], refresh)
+    assert first is not None and parse_ack(first).code == "AA"
+    assert refreshes == []  # the snapshot was current: no refresh, no extra query before the batch
+    change_state(engine, "sil-chum", "cut", "alice", "agreement ended")
+    (second,) = process(ruled, store, [Inbound(oru("K2").encode(), "p", "lab", datetime.now(UTC))], refresh)
+    assert second is not None and parse_ack(second).code == "AR"
+    assert refreshes == [True]
+    assert count(engine, Message) == 1
+    with engine.connect() as conn:
+        decisions = conn.execute(select(JournalEntry.control_id, JournalEntry.decision)).all()
+    assert ("K2", "cut") in decisions
