@@ -137,6 +137,27 @@ class Driver:
             sql = stmt.text.format(marks=self.marks(len(stmt.columns)))
             self.cursor.executemany(sql, stmt.tuples(rows, self.sqlite))
 
+    def id_reads(self, bounds: Mapping[str, int], into: dict[str, list[int]]) -> list[Read]:
+        """PostgreSQL: reads drawing up to `bounds` ids per table into `into`, sent with a batch's reads.
+
+        Drawn before the batch is decided, so at most as many as it could need; an id drawn and
+        not used is a gap, as any rolled-back insert leaves in a sequence. SQLite draws nothing
+        here: `new_ids` takes max + 1 under the write lock, at no round trip.
+        """
+        wanted = [(t, n) for t, n in bounds.items() if n > 0]
+        if not self.postgresql or not wanted:
+            return []
+        parts = [
+            f"(SELECT array_agg(nextval(pg_get_serial_sequence('{t}', 'id'))) FROM generate_series(1, %s))"
+            for t, _n in wanted
+        ]
+
+        def take(rows: Rows) -> None:
+            for (table, _n), ids in zip(wanted, rows[0], strict=True):
+                into[table] = sorted(int(i) for i in ids)
+
+        return [("SELECT " + ", ".join(parts), [n for _t, n in wanted], take)]
+
     def new_ids(self, counts: Mapping[str, int]) -> dict[str, list[int]]:
         """Ids for new rows of each table, in one statement; the caller holds the write lock on SQLite.
 

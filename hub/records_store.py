@@ -168,6 +168,7 @@ class RecordBatch:
         self._latest: dict[str, dict[str, tuple[int, str]]] = {name: {} for name in VERSIONED}
         self._staged = _Staged()
         self._ids: dict[str, list[int]] = {}
+        self._drawn: dict[str, list[int]] = {}  # ids drawn with the reads (PostgreSQL), at most enough
 
     # -- load -------------------------------------------------------------------------------
 
@@ -179,6 +180,12 @@ class RecordBatch:
         """The reads `load` makes, for a caller that runs them with others (one round trip)."""
         batch = list(batch)
         reads = self.patient_reads([m.patient for m in batch])
+        bounds = {  # every message stored, with all its orders and reports: the most it can need
+            "messages": len(batch),
+            "lab_orders": sum(len(m.lab_orders) for m in batch),
+            "imaging_reports": sum(len(m.imaging_reports) for m in batch),
+        }  # patients are drawn after deciding, when there are new ones: most messages have none
+        reads += self.driver.id_reads(bounds, self._drawn)
         wanted: dict[str, set[str]] = {name: set() for name in VERSIONED}
         for mapped in batch:
             for name, keys in record_keys(mapped).items():
@@ -337,16 +344,22 @@ class RecordBatch:
     # -- flush ------------------------------------------------------------------------------
 
     def assign_ids(self) -> list[int]:
-        """Give every staged row that others point to its id (one round trip); the message ids in order."""
+        """Give every staged row that others point to its id; the message ids in order.
+
+        Ids drawn with the batch's reads (`reads`, PostgreSQL) are used first; what they do not
+        cover (new patients, always on SQLite) is drawn in one statement.
+        """
         staged = self._staged
-        ids = self.driver.new_ids(
-            {
-                "patients": len(self._new_patients),
-                "messages": len(staged.messages),
-                "lab_orders": len(staged.lab_orders),
-                "imaging_reports": len(staged.reports),
-            }
-        )
+        needed = {
+            "patients": len(self._new_patients),
+            "messages": len(staged.messages),
+            "lab_orders": len(staged.lab_orders),
+            "imaging_reports": len(staged.reports),
+        }
+        drawn = self._drawn
+        short = {t: n for t, n in needed.items() if len(drawn.get(t, ())) < n}
+        more = self.driver.new_ids(short) if short else {}
+        ids = {t: (more[t] if t in more else drawn.get(t, []))[:n] for t, n in needed.items()}
         for new, patient_id in zip(self._new_patients, ids["patients"], strict=True):
             new.id = patient_id
         self._ids = ids
