@@ -431,14 +431,18 @@ def pg_reachable() -> bool:
         return False
 
 
-def e2e_bench(per_run: int) -> list[dict[str, Any]]:
+def e2e_bench(per_run: int, rounds: int = 2) -> list[dict[str, Any]]:
     """Our hub (SQLite, and PostgreSQL when reachable; 1 and 2 workers) beside the python-hl7 peer.
 
-    Each server gets 200 messages of warm-up first. On PostgreSQL the bench then runs ANALYZE, as
-    autovacuum does on a live database within a minute: a fresh schema has no statistics, and
-    PostgreSQL would plan sequential scans for the writer's per-batch key lookups.
+    Every server is started (and warmed up with 200 messages) first. Then, `rounds` times, for
+    each connection count, every server runs back to back: the peer and the hubs are measured
+    at the same moment of a shared machine, and each row keeps its best round (as the
+    micro-benchmarks keep their best: the slower rounds measure the neighbours).
+
+    On PostgreSQL the bench runs ANALYZE after the warm-up, as autovacuum does on a live
+    database within a minute: a fresh schema has no statistics, and PostgreSQL would plan
+    sequential scans for the writer's per-batch key lookups.
     """
-    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         targets: list[tuple[str, Any, str]] = [
@@ -450,20 +454,32 @@ def e2e_bench(per_run: int) -> list[dict[str, Any]]:
             for workers, label in ((1, "passerelle postgresql"), (2, "passerelle pg, 2 wkr")):
                 url = _pg_schema()
                 targets.insert(-1, (label, lambda url=url, w=workers: start_hub(url, tmp, workers=w), url))
-        for name, starter, pg_url in targets:
-            proc, port = starter()
-            try:
+        started: list[tuple[str, subprocess.Popen[bytes], int]] = []
+        best: dict[tuple[str, int], dict[str, float]] = {}
+        try:
+            for name, starter, pg_url in targets:
+                proc, port = starter()
+                started.append((name, proc, port))
                 load(port, 1, 200, f"warm{time.time_ns()}")
                 if pg_url:
                     _analyze(pg_url)
+            for _round in range(rounds):
                 for connections in (1, 8, 64):
-                    tag = f"{name[:2]}{connections}x{time.time_ns()}"
-                    result = load(port, connections, per_run // connections, tag)
-                    rows.append({"server": name, "connections": connections, **result})
-            finally:
+                    for name, _proc, port in started:
+                        tag = f"{name[:2]}{connections}x{time.time_ns()}"
+                        result = load(port, connections, per_run // connections, tag)
+                        key = (name, connections)
+                        if key not in best or result["msg_per_s"] > best[key]["msg_per_s"]:
+                            best[key] = result
+        finally:
+            for _name, proc, _port in started:
                 proc.terminate()
                 proc.wait(10)
-    return rows
+    return [
+        {"server": name, "connections": c, "rounds": rounds, **best[(name, c)]}
+        for name, _proc, _port in started
+        for c in (1, 8, 64)
+    ]
 
 
 def _analyze(url: str) -> None:
@@ -509,7 +525,7 @@ def main() -> None:
     parse = parse_bench()
     validation = validation_bench()
     try:
-        e2e = e2e_bench(per_run)
+        e2e = e2e_bench(per_run, int(os.environ.get("BENCH_ROUNDS", "2")))
     finally:
         _drop_pg_schemas()
     domains = domain_bench(per_run)
@@ -526,7 +542,11 @@ def main() -> None:
     print(f"  {'ours: structure (hl7apy model)':34} {validation['ours_structure_us']:10.1f}")
     print(f"  {'ours: tgv-lab-2026.1 rule set':34} {validation['ours_ruleset_us']:10.1f}")
     print(f"  {'hl7apy strict Validator':34} {validation['hl7apy_strict_us']:10.1f}")
-    print(f"\nEnd to end over MLLP, {per_run} messages per run, one outstanding per connection")
+    rounds = e2e[0]["rounds"] if e2e else 0
+    print(
+        f"\nEnd to end over MLLP, {per_run} messages per run, one outstanding per connection;"
+        f" best of {rounds} rounds, every server back to back in each"
+    )
     widths = {"conns": 5, "msg/s": 9, "p50 ms": 8, "p90 ms": 8, "p99 ms": 8, "AA/CA": 6, "x peer": 7}
     print(f"  {'server':24} " + " ".join(f"{h:>{w}}" for h, w in widths.items()))
     for r in e2e:
