@@ -1,8 +1,8 @@
 """Build hook: compile the per-message hot path with mypyc (the rest stays pure Python).
 
 The parser model, the certification checks and the mappings are typed for `mypy --strict`;
-mypyc turns those modules into C extensions with the same behaviour, about twice as fast
-(`make bench`, "Design" in the README). ``PASSERELLE_PURE=1`` installs them as plain Python,
+mypyc turns those modules into C extensions with the same behaviour (preparing one 2 KB ORU:
+431 -> 270 µs in-process; "Design" in the README). ``PASSERELLE_PURE=1`` installs them as plain Python,
 which is also what runs wherever a compiled module is missing.
 """
 

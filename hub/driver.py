@@ -74,6 +74,15 @@ def _stamped(values: tuple[Any, ...], stamps: tuple[int, ...]) -> tuple[Any, ...
     return tuple(row)
 
 
+def _draw_sql(wanted: Sequence[tuple[str, int]]) -> str:
+    """PostgreSQL: one statement drawing n ids from each table's sequence (n bound per table)."""
+    parts = [
+        f"(SELECT array_agg(nextval(pg_get_serial_sequence('{t}', 'id'))) FROM generate_series(1, %s))"
+        for t, _n in wanted
+    ]
+    return "SELECT " + ", ".join(parts)
+
+
 Rows = list[tuple[Any, ...]]
 Read = tuple[str, Sequence[Any], Callable[[Rows], None]]  # a statement, its parameters, what takes its rows
 
@@ -147,16 +156,12 @@ class Driver:
         wanted = [(t, n) for t, n in bounds.items() if n > 0]
         if not self.postgresql or not wanted:
             return []
-        parts = [
-            f"(SELECT array_agg(nextval(pg_get_serial_sequence('{t}', 'id'))) FROM generate_series(1, %s))"
-            for t, _n in wanted
-        ]
 
         def take(rows: Rows) -> None:
             for (table, _n), ids in zip(wanted, rows[0], strict=True):
                 into[table] = sorted(int(i) for i in ids)
 
-        return [("SELECT " + ", ".join(parts), [n for _t, n in wanted], take)]
+        return [(_draw_sql(wanted), [n for _t, n in wanted], take)]
 
     def new_ids(self, counts: Mapping[str, int]) -> dict[str, list[int]]:
         """Ids for new rows of each table, in one statement; the caller holds the write lock on SQLite.
@@ -172,11 +177,7 @@ class Driver:
             (tops,) = self.query(sql)
             got = {t: list(range(top + 1, top + 1 + n)) for (t, n), top in zip(wanted, tops, strict=True)}
         else:
-            parts = [
-                f"(SELECT array_agg(nextval(pg_get_serial_sequence('{t}', 'id'))) FROM generate_series(1, %s))"
-                for t, _n in wanted
-            ]
-            (arrays,) = self.query("SELECT " + ", ".join(parts), [n for _t, n in wanted])
+            (arrays,) = self.query(_draw_sql(wanted), [n for _t, n in wanted])
             got = {t: sorted(int(i) for i in ids) for (t, _n), ids in zip(wanted, arrays, strict=True)}
         return {t: got.get(t, []) for t in counts}
 

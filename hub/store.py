@@ -5,8 +5,10 @@ transaction SQLAlchemy opened; the ORM models define the tables. Result rows are
 the next version for their key, never updated.
 
 TRANSACTION (one per batch), set-based (hub/records_store.py):
-    read:   the journal head (locked), the stored messages among the batch's keys (MSH-3, MSH-4,
-            MSH-10), the batch's patients and the latest version of each of its record keys: one
+    read:   the journal head (locked), the partner directory's change mark (an outdated
+            snapshot raises StaleDirectory: the batch is prepared again), the stored messages
+            among the batch's keys (MSH-3, MSH-4, MSH-10), the batch's patients, the latest
+            version of each of its record keys, and on PostgreSQL the ids it can need: one
             pipeline on PostgreSQL
     decide, for each prepared message in arrival order, against what is stored and what this
     batch decided before it:
@@ -15,7 +17,7 @@ TRANSACTION (one per batch), set-based (hub/records_store.py):
                      other sha256: conflict, the raw bytes kept in the journal (quarantine); AE 205
                      status going back (final -> preliminary): AE, journaled with the raw bytes
         otherwise -> journal(status) with the raw bytes (capped) and the reasons
-    ids:    one statement gives the new patients, messages, lab orders and imaging reports their ids
+    ids:    what the reads did not draw (new patients; everything on SQLite) in one statement
     write:  one INSERT per table for the staged rows, then the journal entries, chained in order
             (one pipeline on PostgreSQL)
     COMMIT; only then are the ACKs released.

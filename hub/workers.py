@@ -6,10 +6,12 @@ sockets in its own reactor and runs its own writer thread. The kernel spreads ne
 evenly across the sockets by their address hash. One socket shared by all (the earlier design)
 let whichever worker woke first accept a whole burst of connections: at 8 connections one
 worker took them all and the second core sat idle. A worker that dies takes its sockets with
-it (each process keeps only its own), so the kernel stops routing to it. Dedupe stays correct across workers through the
-database: the unique key on (MSH-3, MSH-4, MSH-10), SQLite's write lock (transactions begin
-IMMEDIATE) or, on PostgreSQL, the one-by-one retry after an IntegrityError. The journal stays
-one chain because every writer takes the journal head row first.
+it (each process keeps only its own), so the kernel stops routing to it.
+
+Dedupe stays correct across workers through the database: the unique key on (MSH-3, MSH-4,
+MSH-10), SQLite's write lock (transactions begin IMMEDIATE) or, on PostgreSQL, the one-by-one
+retry after an IntegrityError. The journal stays one chain because every writer takes the
+journal head row first.
 """
 
 from __future__ import annotations
