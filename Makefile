@@ -44,9 +44,13 @@ fuzz: install  ## long fuzzing: hypothesis properties at 5,000 examples, then 10
 	mkdir -p var/fuzz-corpus && cp ../shared/samples/hl7v2/*/*.hl7 var/fuzz-corpus/ 2>/dev/null || true
 	$(BIN)/python tests/fuzz/atheris_parser.py -max_total_time=600 -artifact_prefix=var/ var/fuzz-corpus
 
+# PostgreSQL is tested when PASSERELLE_TEST_PG names it, or when the machine's default answers.
+PG_DEFAULT := postgresql+psycopg://postgres@127.0.0.1:5432/test
+PG_URL = $${PASSERELLE_TEST_PG:-$$(pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo $(PG_DEFAULT))}
+
 crash-test: install  ## the long crash test: 100,000 messages, 20 SIGKILLs, on SQLite (and PostgreSQL if reachable)
-	PASSERELLE_CRASH_MESSAGES=100000 PASSERELLE_CRASH_KILLS=20 PASSERELLE_CRASH_SECONDS=5400 \
-		$(BIN)/pytest -q tests/e2e/test_crash.py
+	PASSERELLE_TEST_PG="$(PG_URL)" PASSERELLE_CRASH_MESSAGES=100000 PASSERELLE_CRASH_KILLS=20 \
+		PASSERELLE_CRASH_SECONDS=5400 $(BIN)/pytest -q -rs tests/e2e/test_crash.py
 
 soak: install  ## 30 minutes of steady load on a durable hub; prints RSS at start and end
 	$(BIN)/python -m bench.soak
