@@ -131,6 +131,28 @@ def parse_bench() -> dict[str, float]:
     }
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its live descendants (the workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # it exited meanwhile
+    return total
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """The machine's (steal, total) jiffies since boot, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    return values[7], sum(values)
+
+
 def free_port() -> int:
     """A free loopback port."""
     with socket.socket() as s:
@@ -463,14 +485,19 @@ def e2e_bench(per_run: int, rounds: int = 2) -> list[dict[str, Any]]:
                 load(port, 1, 200, f"warm{time.time_ns()}")
                 if pg_url:
                     _analyze(pg_url)
+            steal_start = cpu_ticks()
             for _round in range(rounds):
                 for connections in (1, 8, 64):
                     for name, _proc, port in started:
                         tag = f"{name[:2]}{connections}x{time.time_ns()}"
+                        before = tree_cpu(_proc.pid)
                         result = load(port, connections, per_run // connections, tag)
+                        result["cpu_us"] = (tree_cpu(_proc.pid) - before) / result["messages"] * 1e6
                         key = (name, connections)
                         if key not in best or result["msg_per_s"] > best[key]["msg_per_s"]:
                             best[key] = result
+            steal, total = (b - a for a, b in zip(steal_start, cpu_ticks(), strict=True))
+            STEAL.append(100 * steal / total if total else 0.0)
         finally:
             for _name, proc, _port in started:
                 proc.terminate()
@@ -503,6 +530,7 @@ def _pg_schema() -> str:
 
 
 _PG_SCHEMAS: list[str] = []
+STEAL: list[float] = []  # % of the machine's CPU time the hypervisor took during the end-to-end runs
 
 
 def _drop_pg_schemas() -> None:
@@ -547,14 +575,17 @@ def main() -> None:
         f"\nEnd to end over MLLP, {per_run} messages per run, one outstanding per connection;"
         f" best of {rounds} rounds, every server back to back in each"
     )
+    if STEAL:
+        print(f"  (CPU stolen by the hypervisor during these runs: {STEAL[0]:.0f}% of the machine's time)")
     widths = {"conns": 5, "msg/s": 9, "p50 ms": 8, "p90 ms": 8, "p99 ms": 8, "AA/CA": 6, "x peer": 7}
-    print(f"  {'server':24} " + " ".join(f"{h:>{w}}" for h, w in widths.items()))
+    print(f"  {'server':24} " + " ".join(f"{h:>{w}}" for h, w in widths.items()) + f" {'cpu µs':>7}")
     for r in e2e:
         ratio = r["msg_per_s"] / peer[r["connections"]] if peer.get(r["connections"]) else 0.0
         print(
             f"  {r['server']:24} {r['connections']:5d} {r['msg_per_s']:9.0f} {r['p50_ms']:8.2f} "
-            f"{r['p90_ms']:8.2f} {r['p99_ms']:8.2f} {r['accepted']:6d} {ratio:7.2f}"
+            f"{r['p90_ms']:8.2f} {r['p99_ms']:8.2f} {r['accepted']:6d} {ratio:7.2f} {r['cpu_us']:7.0f}"
         )
+    print("  cpu µs: the server's CPU time (user + system, all its processes) per message, from /proc")
     print(f"\nDomains and transports, one hub on SQLite, 8 connections, {per_run} messages each")
     print(f"  {'run':24} " + " ".join(f"{h:>{w}}" for h, w in widths.items() if h != "x peer"))
     for r in domains:
@@ -571,6 +602,7 @@ def main() -> None:
         )
     out = {
         "machine": machine,
+        "steal_percent": STEAL[0] if STEAL else None,
         "domains": domains,
         "hostile": hostile,
         "parse": parse,
