@@ -385,7 +385,7 @@ def hostile_bench(messages: int = 200) -> list[dict[str, Any]]:
     import threading
 
     sys.path.insert(0, str(ROOT / "tests" / "support"))
-    from hostile import CASES, IDLE_READY
+    from hostile import CASES, IDLE_READY, PeakRSS
 
     from hub.client import MLLPClient, parse_ack
 
@@ -401,6 +401,7 @@ def hostile_bench(messages: int = 200) -> list[dict[str, Any]]:
             for case in ["none (baseline)", *CASES]:
                 stop = threading.Event()
                 attacker = None
+                rss = PeakRSS(proc.pid).start()  # the hub's memory, until the attacker is gone
                 if case in CASES:
                     attacker = threading.Thread(target=CASES[case], args=(port, stop), daemon=True)
                     attacker.start()
@@ -422,6 +423,7 @@ def hostile_bench(messages: int = 200) -> list[dict[str, Any]]:
                     stop.set()
                     if attacker is not None:
                         attacker.join(15)
+                    rss.stop()
                 q = statistics.quantiles(latencies, n=100)
                 rows.append(
                     {
@@ -433,6 +435,8 @@ def hostile_bench(messages: int = 200) -> list[dict[str, Any]]:
                         "p99_ms": q[98] * 1e3,
                         "max_ms": max(latencies) * 1e3,
                         "hub_alive": proc.poll() is None,
+                        "rss_before_kib": rss.before,
+                        "rss_peak_kib": rss.peak,
                     }
                 )
         finally:
@@ -594,12 +598,17 @@ def main() -> None:
             f"{r['p90_ms']:8.2f} {r['p99_ms']:8.2f} {r['accepted']:6d}"
         )
     print("\nA good partner's latency while a hostile peer runs (one connection, 200 messages, SQLite)")
-    print(f"  {'hostile peer':24} {'msg/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'AA/CA':>6} {'hub up':>7}")
+    print(
+        f"  {'hostile peer':24} {'msg/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'AA/CA':>6} {'hub up':>7}"
+        f" {'RSS KiB':>8} {'peak +':>7}"
+    )
     for r in hostile:
         print(
             f"  {r['case']:24} {r['msg_per_s']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['max_ms']:8.2f} "
-            f"{r['accepted']:6d} {'yes' if r['hub_alive'] else 'NO':>7}"
+            f"{r['accepted']:6d} {'yes' if r['hub_alive'] else 'NO':>7} {r['rss_before_kib']:8d}"
+            f" {r['rss_peak_kib'] - r['rss_before_kib']:7d}"
         )
+    print("  RSS KiB: the hub's before the case; peak +: its highest during the case, over that (sampled every 10 ms)")
     out = {
         "machine": machine,
         "steal_percent": STEAL[0] if STEAL else None,

@@ -7,21 +7,17 @@ sent; the hub must stay flat. Loopback only, 8 connections, bounded by time.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from bench.__main__ import oru, start_hub
+from bench.__main__ import ROOT, oru, start_hub
 from hub.client import MLLPClient, parse_ack
 
-
-def rss_kib(pid: int) -> int:
-    """VmRSS of a process, KiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+sys.path.insert(0, str(ROOT / "tests" / "support"))
+from hostile import rss_kib  # tests/support is not a package: on the path above
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """Hostile MLLP peers, shared by tests/e2e/test_hostile.py (behaviour) and `make bench` (latency).
 
-Each runs against a port until `stop` is set, and cleans up after itself.
+Each runs against a port until `stop` is set, and cleans up after itself. `PeakRSS` samples
+the hub's memory while one runs.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
 
 VT = b"\x0b"
 HL7_START = b"MSH|^~\\&|LIS|CHUM|DSQ|QC|20260101120000||ORU^R01^ORU_R01|H0|P|2.5.1\r"
@@ -41,6 +44,25 @@ def oversize(port: int, stop: threading.Event) -> None:
                 s.recv(10)
         except OSError:
             pass
+
+
+ENDLESS_LIMIT = 64 * 1024 * 1024  # what the endless frame gives up at if the hub never cuts it
+ENDLESS_SENT: list[int] = []  # bytes the endless frame got into the hub before it was cut
+
+
+def endless(port: int, stop: threading.Event) -> None:
+    """One frame that never ends, streamed as fast as the hub reads it, until the hub hangs up."""
+    ENDLESS_SENT.clear()
+    sent = 0
+    chunk = b"x" * 65536
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        try:
+            s.sendall(VT + HL7_START)
+            while sent < ENDLESS_LIMIT and not stop.is_set():
+                sent += s.send(chunk)
+        except OSError:
+            pass  # the hub closed the connection: what the case is for
+    ENDLESS_SENT.append(sent)
 
 
 IDLE_OPENED: list[socket.socket] = []
@@ -94,4 +116,49 @@ CASES: dict[str, Callable[[int, threading.Event], None]] = {
     "1000-idle-connections": idle_thousand,
     "http-and-tls-bytes": http_and_tls,
     "connect-close-flood": connect_flood,
+    "endless-frame": endless,
 }
+
+
+def rss_kib(pid: int) -> int:
+    """VmRSS of a process, KiB (0 once it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
+
+
+class PeakRSS:
+    """A process's RSS before, at its peak during (sampled every 10 ms), and after a `with` block."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.before = self.peak = self.after = 0
+        self._done = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.01):
+            self.peak = max(self.peak, rss_kib(self.pid))
+
+    def start(self) -> PeakRSS:
+        """Take the before figure and start sampling."""
+        self.before = self.peak = rss_kib(self.pid)
+        self._sampler.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop sampling and take the after figure."""
+        self._done.set()
+        self._sampler.join()
+        self.after = rss_kib(self.pid)
+        self.peak = max(self.peak, self.after)
+
+    def __enter__(self) -> PeakRSS:
+        return self.start()
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.stop()
