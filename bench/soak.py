@@ -11,6 +11,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 from bench.__main__ import ROOT, oru, start_hub
@@ -27,14 +28,14 @@ def main() -> None:
         proc, port = start_hub(f"sqlite:///{Path(tmp) / 'soak.db'}", Path(tmp))
         stop = time.monotonic() + seconds
         sent = [0] * 8
-        codes: dict[str, int] = {}
+        per_connection: list[Counter[str]] = [Counter() for _ in range(8)]  # one each: no lost updates
 
         def load(c: int) -> None:
             client = MLLPClient("127.0.0.1", port)
             n = 0
             while time.monotonic() < stop:
                 ack = parse_ack(client.send(oru(f"S{c}-{n}")))
-                codes[ack.code] = codes.get(ack.code, 0) + 1
+                per_connection[c][ack.code] += 1
                 n += 1
                 sent[c] = n
             client.close()
@@ -53,8 +54,9 @@ def main() -> None:
         proc.terminate()
         proc.wait(10)
     total = sum(sent)
+    codes = dict(sum(per_connection, Counter()))
     print(f"soak: {seconds:.0f} s, 8 connections, {total} messages ({total / seconds:.0f} msg/s), ACKs {codes}")
-    print(f"hub RSS: start {start_rss} KiB after warm-up, end {end_rss} KiB, peak {max(samples, default=0)} KiB")
+    print(f"hub RSS: start {start_rss} KiB after warm-up, end {end_rss} KiB, peak {max([*samples, end_rss])} KiB")
 
 
 if __name__ == "__main__":
