@@ -503,11 +503,11 @@ def e2e_bench(per_run: int, rounds: int = 2) -> list[dict[str, Any]]:
             steal_start = cpu_ticks()
             for _round in range(rounds):
                 for connections in (1, 8, 64):
-                    for name, _proc, port in started:
+                    for name, server, port in started:
                         tag = f"{name[:2]}{connections}x{time.time_ns()}"
-                        before = tree_cpu(_proc.pid)
+                        before = tree_cpu(server.pid)
                         result = load(port, connections, per_run // connections, tag)
-                        result["cpu_us"] = (tree_cpu(_proc.pid) - before) / result["messages"] * 1e6
+                        result["cpu_us"] = (tree_cpu(server.pid) - before) / result["messages"] * 1e6
                         key = (name, connections)
                         if key not in best or result["msg_per_s"] > best[key]["msg_per_s"]:
                             best[key] = result
