@@ -1,0 +1,36 @@
+"""What the benchmarks send: the 2 KB lab message, and the partner that sends it."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+# The sender of every bench message (MSH-3 SIL, MSH-4 CHUM), approved as a government system.
+LAB_PARTNER: dict[str, Any] = {
+    "id": "bench-sil-chum",
+    "name": "Bench sender",
+    "category": "government",
+    "domains": ["lab"],
+    "product": {"name": "bench", "version": "1"},
+    "identities": [{"sending_application": "SIL", "sending_facility": "CHUM"}],
+}
+
+
+def oru(control_id: str) -> bytes:
+    """A 2 KB ORU^R01 (v2.5.1), eight observations; its own control ID, order number, one of 500 patients."""
+    obx = "".join(
+        f"OBX|{i}|NM|{2345 + i}-7^Analyte {i} in Serum or Plasma^LN^GLU{i}^Analyte {i}^L||{4 + i}.{i}|mmol/L^"
+        f"millimole per liter^UCUM|3.9-6.1|N|||F|||20260101083000-0500|||||||||Laboratoire CHUM^L^^^^CHUM\r"
+        for i in range(1, 9)
+    )
+    return (
+        f"MSH|^~\\&|SIL^2.16.124.1^ISO|CHUM^2.16.124.2^ISO|DSQ|QC|20260101120000-0500||ORU^R01^ORU_R01|"
+        f"{control_id}|P|2.5.1|||AL|NE|CAN|UNICODE UTF-8\r"
+        f"PID|1||{zlib.crc32(control_id.encode()) % 500}^^^CHUM^MR||Lavoie^Hélène^Marie||19541231|F|||"
+        "1234 rue Sainte-Catherine^^Montréal^QC^H3B 1A7^CAN\r"
+        f"ORC|RE|P{control_id}^SIL|F{control_id}^LAB||CM\r"
+        f"OBR|1|P{control_id}^SIL|F{control_id}^LAB|24323-8^Comprehensive metabolic panel^LN|||"
+        "20260101080000-0500|||||||||"
+        "1234^Tremblay^Luc^^^Dr||||||20260101110000-0500|||F\r"
+        "NTE|1||Échantillon prélevé à jeun\r" + obx
+    ).encode("utf-8")
