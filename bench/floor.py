@@ -113,6 +113,13 @@ def _replay(path: str, batches: list[list[tuple[str, str, Any]]]) -> tuple[float
     return out
 
 
+def _counts(path: str) -> dict[str, int]:
+    """Rows per table."""
+    with sqlite3.connect(path) as conn:
+        tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}  # noqa: S608
+
+
 def _fsync_us(directory: Path, n: int = 200) -> float:
     """Median µs of fsync after a 4 KiB write, on the disk the database is on."""
     fd = os.open(directory / "fsync.probe", os.O_WRONLY | os.O_CREAT, 0o600)
@@ -162,6 +169,8 @@ def _run(batch: int, messages: int) -> dict[str, float]:
             hub.store.Driver = plain  # type: ignore[misc]
         engine.dispose()
         alone = _replay(before, recorded)
+        if _counts(before) != _counts(path):  # the replay must have written everything the hub did
+            raise RuntimeError("the replayed database differs from the hub's: a statement was not recorded")
         return {
             "batch": batch,
             "prepare_cpu_us": prepare_us,
