@@ -372,7 +372,7 @@ def hostile_bench(messages: int = 200) -> list[dict[str, Any]]:
     sys.path.insert(0, str(ROOT / "tests" / "support"))
     from hostile import CASES, IDLE_READY, PeakRSS
 
-    from hub.client import MLLPClient, parse_ack
+    from hub.cli.client import MLLPClient, parse_ack
 
     rows: list[dict[str, Any]] = []
     limits = {"max_connections": 2000, "max_connections_per_peer": 1500, "max_frame_bytes": 65536}

@@ -60,10 +60,10 @@ class _Recorder:
 def _hub(tmp: Path) -> tuple[Any, Any, Any, str]:
     """A pipeline and a store on a fresh SQLite database, with the bench's sender approved."""
     from hub.config import load
-    from hub.db import ensure_schema, make_engine
-    from hub.directory import PartnerDirectory
-    from hub.service import build_pipeline, import_config_partners
-    from hub.store import SQLStore
+    from hub.engine.service import build_pipeline, import_config_partners
+    from hub.engine.writer import SQLStore
+    from hub.governance.directory import PartnerDirectory
+    from hub.store.db import ensure_schema, make_engine
 
     path = tmp / "floor.db"
     config = {
@@ -136,7 +136,7 @@ def _fsync_us(directory: Path, n: int = 200) -> float:
 
 
 def _run(batch: int, messages: int) -> dict[str, float]:
-    import hub.store
+    import hub.engine.writer
 
     with tempfile.TemporaryDirectory(prefix="passerelle-floor-") as name:
         tmp = Path(name)

@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench.__main__ import ROOT, oru, start_hub
-from hub.client import MLLPClient, parse_ack
+from hub.cli.client import MLLPClient, parse_ack
 
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 from hostile import rss_kib  # tests/support is not a package: on the path above

@@ -9,9 +9,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hub.governance.partners import PartnerSpec, RegistryError, read_specs
 from mappings import ROUTES
-
-from .partners import PartnerSpec, RegistryError, read_specs
 
 ENV_CONFIG = "PASSERELLE_CONFIG"
 ENV_DATABASE_URL = "PASSERELLE_DATABASE_URL"

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from sqlalchemy import Engine, create_engine, text
 
-from hub.db import make_engine, upgrade
+from hub.store.db import make_engine, upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT.parent / "shared" / "samples"

@@ -14,8 +14,8 @@ from hl7apy.parser import parse_message
 from hl7apy.validation import Validator
 
 from certification.structure import validate_structure
-from hub.client import split_messages
 from hub.hl7 import HL7Error, decode, parse, read_header
+from hub.hl7.files import split_messages
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "hl7v2"
 

@@ -9,7 +9,7 @@ import base64
 from pathlib import Path
 
 from certification.campaign import load_plan, run_campaign
-from hub.certify import judge_files
+from hub.engine.certify import judge_files
 
 PATIENT = "PID|1||LAVH54623112^^^RAMQ^NAM||Lavoie^Hélène||19541231|F\r"
 

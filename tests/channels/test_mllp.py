@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fakes import RecordingHandler
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
@@ -10,7 +11,6 @@ from twisted.internet.testing import StringTransport
 
 from channels.mllp import Limits, MLLPFactory, MLLPReceiver, frame
 from hub.interfaces import Defect
-from hub.testing import RecordingHandler
 
 M1 = b"MSH|^~\\&|A|B|C|D|20260101||ORU^R01|ONE|P|2.5.1\rPID|1\r"
 M2 = b"MSH|^~\\&|A|B|C|D|20260101||ORU^R01|TWO|P|2.5.1\rPID|2\r"

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, select
 
-from hub.client import Ack, parse_ack
-from hub.models import JournalEntry
+from hub.cli.client import Ack, parse_ack
+from hub.store.models import JournalEntry
 
 VT, FS, CR = b"\x0b", b"\x1c", b"\r"
 _counter = iter(range(1, 1_000_000))

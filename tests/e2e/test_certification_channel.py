@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from hub.client import MLLPClient, parse_ack, split_messages
+from hub.cli.client import MLLPClient, parse_ack, split_messages
 
 ROOT = Path(__file__).resolve().parents[2]
 VENDOR = {

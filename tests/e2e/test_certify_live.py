@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, select
 
-from hub.client import MLLPClient, parse_ack
-from hub.models import Message
+from hub.cli.client import MLLPClient, parse_ack
+from hub.store.models import Message
 
 OBR = "|".join(["OBR", "1", "", "F1^LAB", "2345-7^Glucose^LN", "", "", "20260101080000"] + [""] * 17 + ["F"])
 GOOD_NAM = "LAVH54623112"  # Lavoie Hélène, born 1954-12-31, female (month 12 + 50)

@@ -12,7 +12,7 @@ import pytest
 from helpers import LAB_EXPECTED
 from sqlalchemy import text
 
-from hub.db import make_engine, upgrade
+from hub.store.db import make_engine, upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT.parent / "shared" / "samples" / "hl7v2" / "lab"

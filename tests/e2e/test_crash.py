@@ -16,10 +16,10 @@ import time
 
 from sqlalchemy import create_engine, select
 
-from hub.client import MLLPClient, parse_ack
-from hub.db import make_engine
-from hub.journal import verify
-from hub.models import Message
+from hub.cli.client import MLLPClient, parse_ack
+from hub.governance.journal import verify
+from hub.store.db import make_engine
+from hub.store.models import Message
 
 MESSAGES = int(os.environ.get("PASSERELLE_CRASH_MESSAGES", "5000"))
 KILLS = int(os.environ.get("PASSERELLE_CRASH_KILLS", "5"))

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from hub.client import MLLPClient, parse_ack
-from hub.db import make_engine
+from hub.cli.client import MLLPClient, parse_ack
+from hub.store.db import make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT.parent / "shared" / "samples"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from helpers import lab_message
 
-from hub.client import MLLPClient, parse_ack
+from hub.cli.client import MLLPClient, parse_ack
 
 
 def _cluster() -> list[str] | None:

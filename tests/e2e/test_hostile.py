@@ -15,7 +15,7 @@ import pytest
 from helpers import lab_message
 from hostile import CASES, ENDLESS_LIMIT, ENDLESS_SENT, IDLE_OPENED, IDLE_READY, PeakRSS
 
-from hub.client import MLLPClient, parse_ack
+from hub.cli.client import MLLPClient, parse_ack
 
 MAX_GROWTH_KIB = 16 * 1024  # measured: 2.2 MiB at most (1,000 idle connections); an uncut 64 MiB frame is far over
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hub.client import MLLPClient, parse_ack
-from hub.db import make_engine, upgrade
-from hub.models import JournalEntry
-from hub.partners import issue_certificate
-from hub.policy import CATEGORIES
+from hub.cli.client import MLLPClient, parse_ack
+from hub.governance.partners import issue_certificate
+from hub.governance.policy import CATEGORIES
+from hub.store.db import make_engine, upgrade
+from hub.store.models import JournalEntry
 
 VT, FS, CR = b"\x0b", b"\x1c", b"\r"
 CASES = [(c, certified, domain) for c in CATEGORIES for certified in (True, False) for domain in ("lab", "pharmacy")]

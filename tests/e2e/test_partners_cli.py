@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from hub.client import MLLPClient, parse_ack
+from hub.cli.client import MLLPClient, parse_ack
 
 ROOT = Path(__file__).resolve().parents[2]
 ORU = (

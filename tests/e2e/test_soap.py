@@ -23,7 +23,7 @@ from helpers import LAB_EXPECTED, lab_message
 from pki import issue, make_ca
 from zeep.transports import Transport
 
-from hub.client import is_response, split_messages
+from hub.cli.client import is_response, split_messages
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT.parent / "shared" / "samples"

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from pki import issue, make_ca
 
-from hub.client import parse_ack
+from hub.cli.client import parse_ack
 
 VT, FS, CR = b"\x0b", b"\x1c", b"\r"
 

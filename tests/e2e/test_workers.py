@@ -12,12 +12,12 @@ import pytest
 from helpers import lab_message
 from sqlalchemy import create_engine, func, select
 
-from hub.client import MLLPClient, parse_ack
+from hub.cli.client import MLLPClient, parse_ack
 from hub.config import ChannelConfig
-from hub.db import make_engine
-from hub.journal import verify
-from hub.models import JournalEntry, Message
-from hub.workers import bind_all
+from hub.engine.workers import bind_all
+from hub.governance.journal import verify
+from hub.store.db import make_engine
+from hub.store.models import JournalEntry, Message
 
 
 def test_two_workers_share_the_load_dedupe_and_chain(db_url: str, server_factory: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 
+from fakes import RecordingHandler
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
@@ -13,7 +14,6 @@ from twisted.internet.testing import StringTransport
 
 from channels.mllp import Limits, MLLPFactory, frame
 from hub.hl7 import Code, Delimiters, HL7Error, Issue, Location, build_ack, decode, escape, parse, read_header, unescape
-from hub.testing import RecordingHandler
 
 # CI runs the short profile; `HYPOTHESIS_PROFILE=long` (make fuzz) runs 5,000 examples per property.
 settings.register_profile("short", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

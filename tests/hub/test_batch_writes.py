@@ -16,16 +16,16 @@ import pytest
 from sqlalchemy import Engine, select
 
 from certification.ruleset import load_ruleset
-from hub import records_store
-from hub.client import parse_ack
-from hub.db import make_engine, upgrade
-from hub.directory import PartnerDirectory
-from hub.intake import process
+from hub.cli.client import parse_ack
+from hub.engine.intake import process
+from hub.engine.pipeline import ChannelPolicy, Pipeline
+from hub.engine.writer import SQLStore
+from hub.governance.directory import PartnerDirectory
 from hub.interfaces import Inbound
-from hub.models import JournalEntry, Patient
-from hub.pipeline import ChannelPolicy, Pipeline
-from hub.queries import patient_record
-from hub.store import SQLStore
+from hub.store import records as records_store
+from hub.store.db import make_engine, upgrade
+from hub.store.models import JournalEntry, Patient
+from hub.store.queries import patient_record
 from tests.hub.test_store import LIS_CHUM, CountingStore
 
 AT = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

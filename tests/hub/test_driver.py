@@ -8,8 +8,8 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import Engine, Table, insert, select
 
-from hub.driver import Driver, Insert, sqlite_stamp
-from hub.models import LabObservation, LabOrder, Message, Patient, PatientIdentifier
+from hub.store.driver import Driver, Insert, sqlite_stamp
+from hub.store.models import LabObservation, LabOrder, Message, Patient, PatientIdentifier
 
 messages = cast(Table, Message.__table__)
 patients = cast(Table, Patient.__table__)

@@ -9,11 +9,11 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from hub.directory import PartnerDirectory
-from hub.journal import verify
-from hub.models import JournalEntry, Partner, PartnerEvent
-from hub.partners import PartnerSpec, RegistryError, change_state, import_specs, issue_certificate
-from hub.policy import CATEGORIES, load_policies
+from hub.governance.directory import PartnerDirectory
+from hub.governance.journal import verify
+from hub.governance.partners import PartnerSpec, RegistryError, change_state, import_specs, issue_certificate
+from hub.governance.policy import CATEGORIES, load_policies
+from hub.store.models import JournalEntry, Partner, PartnerEvent
 
 
 def spec(pid: str = "sil-chum", category: str = "government", app: str = "LIS", fac: str = "CHUM") -> PartnerSpec:

@@ -9,19 +9,19 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fakes import FailingStore
 from sqlalchemy import Engine, func, select
 
-from hub.client import parse_ack
-from hub.db import make_engine, upgrade, writer_lock
-from hub.directory import PartnerDirectory
-from hub.intake import GroupCommitIntake, InlineIntake, process
+from hub.cli.client import parse_ack
+from hub.engine.intake import GroupCommitIntake, InlineIntake, process
+from hub.engine.pipeline import ChannelPolicy, Pipeline, Prepared
+from hub.engine.writer import SQLStore, Verdict
+from hub.governance.directory import PartnerDirectory
+from hub.governance.partners import PartnerSpec, change_state, import_specs
 from hub.interfaces import Inbound
-from hub.models import JournalEntry, LabObservation, LabOrder, Message
-from hub.partners import PartnerSpec, change_state, import_specs
-from hub.pipeline import ChannelPolicy, Pipeline, Prepared
-from hub.queries import find_patients, patient_record
-from hub.store import SQLStore, Verdict
-from hub.testing import FailingStore
+from hub.store.db import make_engine, upgrade, writer_lock
+from hub.store.models import JournalEntry, LabObservation, LabOrder, Message
+from hub.store.queries import find_patients, patient_record
 
 
 def oru(control_id: str, status: str = "F", value: str = "5.4", charset: str = "", name: str = "Lavoie^Hélène") -> str:

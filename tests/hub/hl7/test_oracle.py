@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from hl7apy.parser import parse_message
 
-from hub.client import split_messages
 from hub.hl7 import HL7Error, decode, parse
+from hub.hl7.files import split_messages
 
 SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "samples" / "hl7v2"
 FILES = sorted(SAMPLES.glob("*/*.hl7"))

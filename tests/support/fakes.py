@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from twisted.internet.defer import Deferred, succeed
 
-from .interfaces import Inbound
+from hub.interfaces import Inbound
 
 
 class RecordingHandler:

@@ -35,11 +35,8 @@ from sqlalchemy import Connection, Table
 
 from certification.rules import illegal_transition
 from hub.hl7 import Code, Issue, Location
-from mappings import Mapped
-from mappings.records import Patient as PatientRecord
-
-from .driver import Driver, Insert, Read, Rows, quote, sqlite_stamp
-from .models import (
+from hub.store.driver import Driver, Insert, Read, Rows, quote, sqlite_stamp
+from hub.store.models import (
     ImagingDocument,
     ImagingOrder,
     ImagingReport,
@@ -50,6 +47,8 @@ from .models import (
     Patient,
     PatientIdentifier,
 )
+from mappings import Mapped
+from mappings.records import Patient as PatientRecord
 
 messages = cast(Table, Message.__table__)
 patients = cast(Table, Patient.__table__)

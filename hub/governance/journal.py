@@ -21,8 +21,8 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, select
 
-from .driver import Driver, Insert, Read, Rows
-from .models import JournalEntry, JournalHead
+from hub.store.driver import Driver, Insert, Read, Rows
+from hub.store.models import JournalEntry, JournalHead
 
 journal = cast(Table, JournalEntry.__table__)
 head = cast(Table, JournalHead.__table__)

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from .config import Config, ConfigError, config_path, load
+from hub.config import Config, ConfigError, config_path, load
 
 
 def load_config(path: str | None) -> Config:
@@ -28,7 +28,7 @@ config_option = click.option(
 
 def engine_for(config_file: str | None) -> Any:
     """An engine on a database whose schema is current, or a one-line error naming the fix."""
-    from .db import make_engine, schema_state
+    from hub.store.db import make_engine, schema_state
 
     config = load_config(config_file)
     engine = make_engine(config.database.url, config.database.busy_timeout_ms)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .cli_common import config_option, engine_for
+from hub.cli.common import config_option, engine_for
 
 
 @click.group()
@@ -41,15 +41,14 @@ def _reports(result: Any, folder: Path) -> None:
 def certify_run(config_file: str | None, out: Path | None, files: tuple[Path, ...], **who: str) -> None:
     """Run recorded traffic against a plan; write HTML, JSON and JUnit reports; certify on success."""
     from certification.campaign import load_plan, run_campaign
-
-    from .certify import certify as issue
-    from .certify import journal_run, judge_files
+    from hub.engine.certify import certify as issue
+    from hub.engine.certify import journal_run, judge_files
 
     try:
         test_plan = load_plan(who["plan"])
     except (FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    from .client import split_messages
+    from hub.hl7.files import split_messages
 
     total = sum(len(split_messages(f.read_bytes())) for f in files)
     vendor, product, product_version = who["vendor"], who["product"], who["product_version"]
@@ -102,8 +101,7 @@ def certify_import_profile(profile: Path, rule_id: str, rule_version: str, domai
 def certify_open(config_file: str | None, plan: str, vendor: str, product: str, product_version: str) -> None:
     """Open a campaign: the product's traffic on a certification channel lands in it."""
     from certification.campaign import load_plan
-
-    from .certify import open_campaign
+    from hub.engine.certify import open_campaign
 
     try:
         load_plan(plan)
@@ -119,7 +117,7 @@ def certify_open(config_file: str | None, plan: str, vendor: str, product: str, 
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Report folder.")
 def certify_close(config_file: str | None, campaign_id: int, out: Path | None) -> None:
     """Judge the campaign's live traffic, write the reports, certify when every scenario passed."""
-    from .certify import close_campaign
+    from hub.engine.certify import close_campaign
 
     try:
         result = close_campaign(engine_for(config_file), campaign_id)
@@ -134,7 +132,7 @@ def certify_close(config_file: str | None, campaign_id: int, out: Path | None) -
 @click.option("--json", "as_json", is_flag=True)
 def certify_certificates(config_file: str | None, as_json: bool) -> None:
     """The certificates issued, newest first."""
-    from .certify import list_certificates
+    from hub.engine.certify import list_certificates
 
     rows = list_certificates(engine_for(config_file))
     if as_json:

@@ -10,9 +10,9 @@ from typing import Any
 
 import click
 
-from .cli_certify import certify
-from .cli_common import config_option, engine_for, load_config
-from .cli_partners import journal, partners
+from hub.cli.certify import certify
+from hub.cli.common import config_option, engine_for, load_config
+from hub.cli.partners import journal, partners
 
 
 @click.group()
@@ -32,8 +32,8 @@ def main() -> None:
 def serve(config_file: str | None, workers: int) -> None:
     """Run the hub: create the schema on an empty database, listen on every channel."""
     if workers > 1:
-        from .logs import configure
-        from .workers import WorkersError, run
+        from hub.engine.workers import WorkersError, run
+        from hub.logs import configure
 
         config = load_config(config_file)
         configure(config.logging.level)
@@ -45,9 +45,9 @@ def serve(config_file: str | None, workers: int) -> None:
 
     reactor: Any = twisted_reactor
 
-    from .db import SchemaError
-    from .logs import configure
-    from .service import start
+    from hub.engine.service import start
+    from hub.logs import configure
+    from hub.store.db import SchemaError
 
     config = load_config(config_file)
     configure(config.logging.level)
@@ -83,7 +83,7 @@ def db() -> None:
 @config_option
 def db_upgrade(config_file: str | None) -> None:
     """Create or migrate the schema to the newest revision."""
-    from .db import current_revision, make_engine, upgrade
+    from hub.store.db import current_revision, make_engine, upgrade
 
     config = load_config(config_file)
     engine = make_engine(config.database.url, config.database.busy_timeout_ms)
@@ -99,7 +99,7 @@ def db_upgrade(config_file: str | None) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def send(host: str, port: int, timeout: float, files: tuple[Path, ...]) -> None:
     """Send every message in FILES over MLLP; one line per ACK; exit 1 on any AE/AR."""
-    from .client import MLLPClient, is_response, iter_files, parse_ack
+    from hub.cli.client import MLLPClient, is_response, iter_files, parse_ack
 
     try:
         client = MLLPClient(host, port, timeout)
@@ -135,7 +135,7 @@ def messages() -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
 def messages_list(config_file: str | None, limit: int, as_json: bool) -> None:
     """Latest attempts: control ID, sender, channel, status, ACK code, time."""
-    from .queries import list_messages
+    from hub.store.queries import list_messages
 
     rows = list_messages(engine_for(config_file), limit)
     if as_json:
@@ -160,7 +160,7 @@ def show() -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON (the shape is in the README).")
 def show_patient(config_file: str | None, identifier: str, as_json: bool) -> None:
     """Everything held for the patient with this identifier (PID-3 value, e.g. an MRN or NAM)."""
-    from .queries import find_patients, patient_record
+    from hub.store.queries import find_patients, patient_record
 
     engine = engine_for(config_file)
     found = find_patients(engine, identifier)
@@ -223,7 +223,7 @@ def dicom_import(config_file: str | None, files: tuple[Path, ...]) -> None:
     """Import DICOM Part 10 files: metadata and SR text, never pixel data. Exit 1 if any failed."""
     import getpass
 
-    from .dicom_store import import_dicom
+    from hub.engine.dicom import import_dicom
 
     engine = engine_for(config_file)
     source = f"cli:{getpass.getuser()}"

@@ -21,6 +21,7 @@ import structlog
 
 from certification.rules import Context
 from certification.ruleset import RuleSet
+from hub.governance.directory import PartnerDirectory, RefusalLimiter, Ruling
 from hub.hl7 import (
     KNOWN_VERSIONS,
     Code,
@@ -40,11 +41,9 @@ from hub.hl7 import (
 from hub.hl7.ack import ENHANCED
 from hub.hl7.charsets import resolve as resolve_charset
 from hub.hl7.message import part
+from hub.interfaces import Defect, Inbound, Status
 from mappings import Mapped, routes_for
 from mappings.exclusions import Exclusion, apply_exclusions
-
-from .directory import PartnerDirectory, RefusalLimiter, Ruling
-from .interfaces import Defect, Inbound, Status
 
 log = structlog.get_logger("passerelle.pipeline")
 

@@ -34,17 +34,16 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from hub.engine.pipeline import Prepared, journal_raw
+from hub.governance.directory import PartnerDirectory
+from hub.governance.journal import ChainWriter
 from hub.hl7 import Code, Issue, Location
+from hub.interfaces import Status
+from hub.store.db import writer_lock
+from hub.store.driver import Driver, Read, Rows
+from hub.store.models import Campaign, CampaignMessage, Message
+from hub.store.records import RecordBatch, chunks
 from mappings import Mapped
-
-from .db import writer_lock
-from .directory import PartnerDirectory
-from .driver import Driver, Read, Rows
-from .interfaces import Status
-from .journal import ChainWriter
-from .models import Campaign, CampaignMessage, Message
-from .pipeline import Prepared, journal_raw
-from .records_store import RecordBatch, chunks
 
 messages = cast(Table, Message.__table__)
 campaigns = cast(Table, Campaign.__table__)

@@ -27,7 +27,7 @@ from typing import Any
 
 import structlog
 
-from .config import ChannelConfig, Config
+from hub.config import ChannelConfig, Config
 
 log = structlog.get_logger("passerelle.workers")
 _TCP = re.compile(r"^tcp:(?:port=)?(\d+)(?::interface=([^:]+))?$")
@@ -74,8 +74,8 @@ def bind_all(channels: list[ChannelConfig], workers: int) -> list[dict[str, sock
 
 def run(config: Config, workers: int) -> int:
     """Bind, prepare the database, fork the workers, wait for them; the exit status."""
-    from .db import ensure_schema, make_engine
-    from .service import import_config_partners
+    from hub.engine.service import import_config_partners
+    from hub.store.db import ensure_schema, make_engine
 
     per_worker = bind_all(list(config.channels), workers)
     engine = make_engine(config.database.url, config.database.busy_timeout_ms)
@@ -115,7 +115,7 @@ def _close(sockets: Iterable[socket.socket]) -> None:
 def _worker(config: Config, sockets: dict[str, socket.socket], index: int) -> int:
     from twisted.internet import reactor as twisted_reactor
 
-    from .service import start
+    from hub.engine.service import start
 
     reactor: Any = twisted_reactor
     structlog.contextvars.bind_contextvars(worker=index)

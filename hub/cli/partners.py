@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from .cli_common import config_option, engine_for
-from .policy import CATEGORIES as CATEGORY_NAMES
+from hub.cli.common import config_option, engine_for
+from hub.governance.policy import CATEGORIES as CATEGORY_NAMES
 
 
 def _operator(value: str | None) -> str:
@@ -33,7 +33,7 @@ def partners() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def partners_list(config_file: str | None, as_json: bool) -> None:
     """Every partner with its category, product, state and identities."""
-    from .partners import list_partners
+    from hub.governance.partners import list_partners
 
     rows = list_partners(engine_for(config_file))
     if as_json:
@@ -49,7 +49,7 @@ def partners_list(config_file: str | None, as_json: bool) -> None:
 @click.argument("partner_id")
 def partners_show(config_file: str | None, partner_id: str) -> None:
     """One partner, with its history of state changes (JSON)."""
-    from .partners import history, list_partners
+    from hub.governance.partners import history, list_partners
 
     engine = engine_for(config_file)
     found = [r for r in list_partners(engine) if r["id"] == partner_id]
@@ -67,7 +67,7 @@ def partners_import(config_file: str | None, operator: str | None, reason: str, 
     """Add or update partners from a YAML list; a cut partner is never changed. Exit 1 on any refusal."""
     import yaml
 
-    from .partners import RegistryError, import_specs, read_specs
+    from hub.governance.partners import RegistryError, import_specs, read_specs
 
     try:
         specs = read_specs(yaml.safe_load(file.read_text(encoding="utf-8")), file.parent)
@@ -99,7 +99,7 @@ def partners_add(config_file: str | None, operator: str | None, reason: str, **f
     """Register one partner (an insurer or data vault is cut on arrival, by policy)."""
     from pydantic import ValidationError
 
-    from .partners import PartnerSpec, import_specs, state_of
+    from hub.governance.partners import PartnerSpec, import_specs, state_of
 
     identities: list[dict[str, str]] = [{"certificate_sha256": fp} for fp in f["certificate"]]
     for pair in f["msh"]:
@@ -124,7 +124,7 @@ def partners_add(config_file: str | None, operator: str | None, reason: str, **f
 
 
 def _change(config_file: str | None, partner_id: str, action: str, operator: str | None, reason: str) -> None:
-    from .partners import RegistryError, change_state
+    from hub.governance.partners import RegistryError, change_state
 
     try:
         state = change_state(engine_for(config_file), partner_id, action, _operator(operator), reason)
@@ -175,7 +175,7 @@ def journal() -> None:
 @config_option
 def journal_verify(config_file: str | None) -> None:
     """Walk the hash chain; exit 0 when intact, else name the first broken link and exit 1."""
-    from .journal import verify
+    from hub.governance.journal import verify
 
     broken, count, head = verify(engine_for(config_file))
     if broken is not None:

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from hub.hl7.files import split_messages
+
 VT, FS, CR = b"\x0b", b"\x1c", b"\r"
-_MSH_START = re.compile(rb"(?:^|(?<=[\r\n]))(?:\xef\xbb\xbf)?MSH")
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,18 +21,6 @@ class Ack:
     control_id: str  # MSA-2
     errors: list[str]  # ERR segments as text
     raw: bytes
-
-
-def split_messages(data: bytes) -> list[bytes]:
-    """The messages in a file: each starts with MSH at the start of a line."""
-    starts = [m.start() for m in _MSH_START.finditer(data)]
-    out = []
-    for i, start in enumerate(starts):
-        end = starts[i + 1] if i + 1 < len(starts) else len(data)
-        chunk = data[start:end].rstrip(b"\r\n \t")
-        if chunk:
-            out.append(chunk + (b"\r" if b"\r" in chunk else b"\n"))
-    return out
 
 
 def is_response(message: bytes) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from .models import (
+from hub.store.models import (
     DicomInstance,
     ImagingDocument,
     ImagingOrder,

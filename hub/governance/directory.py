@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from .partners import PartnerSpec, certificates, events, identities, msh_key, partners
-from .policy import LinkPolicy, in_force, load_policies
+from hub.governance.partners import PartnerSpec, certificates, events, identities, msh_key, partners
+from hub.governance.policy import LinkPolicy, in_force, load_policies
 
 # What changes when the registry or the certificates change; built once, run once per batch.
 _MARK = select(

@@ -17,9 +17,9 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from twisted.internet.defer import Deferred, succeed
 
-from .interfaces import Inbound, Status
-from .pipeline import Pipeline, Prepared
-from .store import StaleDirectory, Verdict
+from hub.engine.pipeline import Pipeline, Prepared
+from hub.engine.writer import StaleDirectory, Verdict
+from hub.interfaces import Inbound, Status
 
 log = structlog.get_logger("passerelle.intake")
 

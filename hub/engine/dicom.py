@@ -19,12 +19,11 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, insert, or_, select
 
+from hub.governance.journal import ChainWriter
+from hub.interfaces import Status
+from hub.store.models import DicomInstance, ImagingOrder, ImagingReport
+from hub.store.records import resolve_patient
 from mappings.dicom import DicomError, DicomObject, read_dicom
-
-from .interfaces import Status
-from .journal import ChainWriter
-from .models import DicomInstance, ImagingOrder, ImagingReport
-from .records_store import resolve_patient
 
 dicom_instances = cast(Table, DicomInstance.__table__)
 imaging_orders = cast(Table, ImagingOrder.__table__)

@@ -16,17 +16,16 @@ from channels.mllp import Limits, MLLPFactory
 from channels.soap import SoapLimits
 from channels.soap import site as soap_site
 from channels.tls import server_options, wrap
+from hub.config import ChannelConfig, Config
+from hub.engine.dicom import import_dicom, journal_refused
+from hub.engine.intake import GroupCommitIntake
+from hub.engine.pipeline import ChannelPolicy, Pipeline
+from hub.engine.writer import SQLStore
+from hub.governance.directory import PartnerDirectory, RefusalLimiter
+from hub.governance.partners import import_specs
+from hub.interfaces import DicomReply
+from hub.store.db import ensure_schema, make_engine
 from mappings.exclusions import Exclusion
-
-from .config import ChannelConfig, Config
-from .db import ensure_schema, make_engine
-from .dicom_store import import_dicom, journal_refused
-from .directory import PartnerDirectory, RefusalLimiter
-from .intake import GroupCommitIntake
-from .interfaces import DicomReply
-from .partners import import_specs
-from .pipeline import ChannelPolicy, Pipeline
-from .store import SQLStore
 
 log = structlog.get_logger("passerelle.service")
 

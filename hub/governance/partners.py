@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sqlalchemy import Connection, Engine, Table, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from .journal import ChainWriter
-from .models import Certificate, Partner, PartnerEvent, PartnerIdentity
+from hub.governance.journal import ChainWriter
+from hub.store.models import Certificate, Partner, PartnerEvent, PartnerIdentity
 
 partners = cast(Table, Partner.__table__)
 identities = cast(Table, PartnerIdentity.__table__)

@@ -1,0 +1,1 @@
+"""The path of a message: prepare, group commit, the writer transaction, the running hub."""

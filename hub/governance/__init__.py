@@ -1,0 +1,1 @@
+"""Who may send and what was done: partners, the link policy, the partner directory, the journal."""

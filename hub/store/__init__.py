@@ -1,0 +1,1 @@
+"""The central repository: tables, engines, the driver-level writer, record batches, read models."""
