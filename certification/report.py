@@ -1,13 +1,21 @@
-"""Campaign reports: HTML a person reads, JSON, and JUnit XML for CI systems."""
+"""Campaign reports: HTML a person reads, JSON, and JUnit XML for CI systems.
+
+The HTML is a Jinja2 template over the JSON form's data, with autoescaping on: a vendor's
+scenario, file or segment text can hold markup, and it is shown, never run.
+"""
 
 from __future__ import annotations
 
-import html
 import json
+from functools import cache
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
 from .campaign import CampaignResult, Judged, StepResult
+
+HTML_TEMPLATE = "report.html.j2"  # in certification/templates/
 
 
 def to_dict(result: CampaignResult) -> dict[str, Any]:
@@ -100,62 +108,17 @@ def to_junit(result: CampaignResult) -> bytes:
     return xml
 
 
-_CSS = """
-body{font-family:system-ui,sans-serif;margin:2rem;color:#1b1b1b}
-table{border-collapse:collapse;width:100%}th,td{border:1px solid #ccc;padding:.4rem;vertical-align:top;text-align:left}
-.pass{color:#0a6b2e;font-weight:bold}.fail{color:#a4161a;font-weight:bold}
-code{white-space:pre-wrap;word-break:break-all;background:#f4f4f4}
-"""
+@cache
+def _environment() -> Environment:
+    """The templates' environment, built once: every value is escaped, a missing one is an error."""
+    return Environment(
+        loader=PackageLoader("certification", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
 
 
 def to_html(result: CampaignResult) -> str:
     """A page a tester reads: a scenario table, each violation beside its segment text."""
-    data = to_dict(result)
-    e = html.escape
-    verdict = "RÉUSSIE / PASSED" if data["passed"] else "ÉCHOUÉE / FAILED"
-    rows = []
-    for s in data["scenarios"]:
-        status = '<span class="pass">PASS</span>' if s["passed"] else '<span class="fail">FAIL</span>'
-        details = []
-        for st in s["steps"]:
-            items = [f"<li>{e(p)}</li>" for p in st["problems"]]
-            for v in st["violations"]:
-                items.append(
-                    f"<li>{e(v['location'])} ERR {e(v['code'])} {e(v['severity'])} {e(v['text'])}"
-                    f"<br><code>{e(v['segment'])}</code></li>"
-                )
-            body = "<ul>" + "".join(items) + "</ul>" if items else "ok"
-            answer = st["answer"] or "—"
-            details.append(f"<p>Step {st['step']} — {e(st['source'] or 'no message')} — {e(answer)}</p>{body}")
-        rows.append(
-            f"<tr><td>{e(s['id'])}</td><td>{e(s['title'])}</td><td>{status}</td><td>{''.join(details)}</td></tr>"
-        )
-    unmatched = "".join(
-        f"<tr><td>{e(u['source'])}</td><td>{e(u['answer'])}</td><td><ul>"
-        + "".join(
-            f"<li>{e(v['location'])} ERR {e(v['code'])} {e(v['severity'])} {e(v['text'])}"
-            f"<br><code>{e(v['segment'])}</code></li>"
-            for v in u["violations"]
-        )
-        + "</ul></td></tr>"
-        for u in data["unmatched"]
-    )
-    return (
-        f"<!doctype html><html lang='fr'><head><meta charset='utf-8'><title>{e(data['plan'])}</title>"
-        f"<style>{_CSS}</style></head><body>"
-        f"<h1>Campagne de certification / Certification campaign</h1>"
-        f"<p>Plan <b>{e(data['plan'])}</b> — {e(data['vendor'])} {e(data['product'])} {e(data['version'])}</p>"
-        f"<p id='verdict' class='{'pass' if data['passed'] else 'fail'}'>{verdict}</p>"
-        "<table><thead><tr><th>Scénario / Scenario</th><th>Titre / Title</th><th>Statut / Status</th>"
-        "<th>Détails / Details</th></tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table>"
-        + (
-            "<h2>Messages sans scénario / Unmatched messages</h2><table id='unmatched'><thead><tr>"
-            "<th>Message</th><th>Réponse / Answer</th><th>Violations</th></tr></thead>"
-            f"<tbody>{unmatched}</tbody></table>"
-            if unmatched
-            else ""
-        )
-        + "</body></html>"
-    )
+    return _environment().get_template(HTML_TEMPLATE).render(report=to_dict(result))

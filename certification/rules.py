@@ -284,22 +284,6 @@ def _agrees(obx: Segment, value_type: str) -> bool:
     return True
 
 
-# -- result-status lifecycle (needs the repository: the store applies it) ---------------------
-# Tables 0085 (OBX-11) and 0123 (OBR-25): statuses before the result is final, and after.
-_BEFORE_FINAL = frozenset("OISARPN")
-_FINAL = frozenset("FCDU")
-
-
-def illegal_transition(previous: str, new: str) -> bool:
-    """True when a result goes back from final (or corrected) to a preliminary status."""
-    return previous in _FINAL and new in _BEFORE_FINAL
-
-
-STATEFUL: dict[str, str] = {
-    "lab.status-transition": "Result statuses move forward: final or corrected never goes back to preliminary",
-    "imaging.status-transition": "Report statuses move forward: final or corrected never goes back to preliminary",
-}
-
 RULES: dict[str, Rule] = {
     r.id: r
     for r in (

@@ -12,8 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from hub.hl7 import Code, Header, Issue, Location, Message
 
-from .rules import RULES, STATEFUL, Context
+from .rules import RULES, Context
 from .structure import validate_structure
+from .transitions import DESCRIPTIONS as STATEFUL
+from .transitions import StatusTransitionRule
 
 RULESETS = Path(__file__).parent / "rulesets"
 _BY_SEGMENT: dict[int, dict[str, list[tuple[int, str, FieldConstraint]]]] = {}
@@ -91,6 +93,11 @@ class RuleSet(BaseModel):
     def applies(self, rule_id: str) -> bool:
         """Whether the set names this rule."""
         return any(ref.id == rule_id for ref in self.rules)
+
+    def transition_rule(self) -> StatusTransitionRule | None:
+        """The stateful status-transition rule with this set's severities, or None if it names neither."""
+        severities = {ref.id: ref.severity for ref in self.rules if ref.id in STATEFUL}
+        return StatusTransitionRule(severities) if severities else None
 
     def validate_message(self, msg: Message, header: Header, ctx: Context) -> list[Issue]:
         """Every violation: structure, then profile, then domain rules."""

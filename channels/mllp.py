@@ -29,7 +29,7 @@ from twisted.internet.interfaces import IAddress, IReactorTime
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 
-from hub.interfaces import Defect, Inbound, MessageHandler
+from hub.interfaces import Defect, Inbound, MessageHandler, Reply
 
 VT, FS, CR, LF = b"\x0b", b"\x1c", b"\r", b"\n"
 _WHITESPACE = frozenset(b" \t\r\n")
@@ -222,7 +222,7 @@ class MLLPReceiver(Protocol):
             self._paused = True
             self.transport.pauseProducing()
 
-    def _answered(self, reply: bytes | None, slot: list[Any]) -> None:
+    def _answered(self, reply: Reply | None, slot: list[Any]) -> None:
         slot[0], slot[1] = True, reply
         self._flush()
 
@@ -240,7 +240,7 @@ class MLLPReceiver(Protocol):
         while self._pending and self._pending[0][0]:
             _done, reply = self._pending.popleft()
             if reply is not None and self.transport is not None:
-                self.transport.write(frame(reply))
+                self.transport.write(frame(reply.ack))
         if self.transport is not None and self.factory.handler.blocked(self.peer):
             log.warning("peer_blocked", channel=self.factory.channel, peer=self.peer)
             self._closing = True

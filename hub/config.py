@@ -95,6 +95,16 @@ class ChannelConfig(_Strict):
     certification: bool = False  # a certification channel: T traffic, never stored clinically
     exclusions: tuple[ExclusionConfig, ...] = ()
     max_document_bytes: Annotated[int, Field(ge=1)] = 8_388_608  # an OBX ED document, decoded
+    public_url: Annotated[
+        str | None,
+        Field(
+            pattern=r"^https?://[^\s/?#]+[^\s?#]*$",
+            description=(
+                "SOAP: the address published in the WSDL; default "
+                "http(s)://<listen interface or 127.0.0.1>:<port>/hl7 (see soap_location)"
+            ),
+        ),
+    ] = None  # SOAP behind a proxy or on all interfaces: the address partners are to use
 
     @field_validator("ruleset")
     @classmethod
@@ -125,6 +135,52 @@ class ChannelConfig(_Strict):
         except LookupError:
             raise ValueError(f"unknown character set {value!r}") from None
         return value
+
+
+def soap_location(channel: ChannelConfig) -> str:
+    """The service address a SOAP channel publishes in its WSDL (never a request's Host header).
+
+    `public_url` when set; else ``http(s)://<interface>:<port>/hl7`` from `listen`, a Twisted
+    endpoint string such as ``tcp:8080:interface=127.0.0.1``: https when the channel has `tls`
+    (or listens on an ``ssl:`` endpoint), 127.0.0.1 when no interface or a wildcard one is named.
+    """
+    if channel.public_url:
+        return channel.public_url
+    kind, args, kwargs = _endpoint_parts(channel.listen)
+    port = kwargs.get("port") or (args[0] if kind in ("tcp", "tcp6", "ssl") and args else "")
+    interface = kwargs.get("interface") or (args[1] if kind in ("tcp", "tcp6") and len(args) > 1 else "")
+    if interface in ("", "0.0.0.0", "::"):  # noqa: S104 - a wildcard names no address to publish
+        interface = "127.0.0.1"
+    host = f"[{interface}]" if ":" in interface else interface
+    scheme = "https" if channel.tls is not None or kind == "ssl" else "http"
+    return f"{scheme}://{host}{':' + port if port.isdigit() else ''}/hl7"
+
+
+def _endpoint_parts(description: str) -> tuple[str, list[str], dict[str, str]]:
+    """A Twisted endpoint string split as Twisted does: kind, positional and keyword arguments.
+
+    ``:`` separates arguments, the first ``=`` of one makes it a keyword, a backslash escapes
+    the next character (``tcp:8080:interface=\\:\\:1`` listens on ``::1``).
+    """
+    parts: list[tuple[str | None, str]] = []
+    key: str | None = None
+    current = ""
+    chars = iter(description)
+    for ch in chars:
+        if ch == "\\":
+            current += next(chars, "")
+        elif ch == ":":
+            parts.append((key, current))
+            key, current = None, ""
+        elif ch == "=" and key is None:
+            key, current = current, ""
+        else:
+            current += ch
+    parts.append((key, current))
+    kind = parts[0][1].lower() if parts[0][0] is None else ""
+    args = [value for name, value in parts[1:] if name is None]
+    kwargs = {name: value for name, value in parts[1:] if name is not None}
+    return kind, args, kwargs
 
 
 class LoggingConfig(_Strict):

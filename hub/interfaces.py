@@ -1,7 +1,8 @@
 """The seams between the parts: values that flow and the protocols they flow through.
 
 `channels/` imports only this module: a transport turns bytes into an `Inbound`, hands it to
-a `MessageHandler` and writes back whatever reply the Deferred brings.
+a `MessageHandler` and writes back the `Reply` the Deferred brings. The reply carries its ACK
+code as a value: no transport reads MSA-1 back out of the ACK bytes.
 """
 
 from __future__ import annotations
@@ -39,10 +40,41 @@ class Inbound:
     size: int = -1  # the full size when `raw` holds only the first bytes (oversize)
 
 
-class MessageHandler(Protocol):
-    """Channel -> engine. The Deferred fires with the reply bytes, or None for no reply."""
+class Outcome(StrEnum):
+    """What became of one attempt, as its sender sees it: an ACK code, or one of three answers."""
 
-    def handle(self, inbound: Inbound) -> Deferred[bytes | None]:
+    AA = "AA"  # original mode: accepted and stored
+    AE = "AE"  # original mode: content error
+    AR = "AR"  # original mode: rejected (not processable here, link refused, repository down)
+    CA = "CA"  # enhanced mode: commit accept
+    CE = "CE"  # enhanced mode: commit error
+    CR = "CR"  # enhanced mode: commit reject
+    DUPLICATE = "duplicate"  # the same bytes again: the stored ACK is sent again
+    FILTERED = "filtered"  # accepted (AA/CA), but every record fell under a channel exclusion
+    IGNORED = "ignored"  # an ACK sent to the hub: journaled, never acknowledged
+
+    @property
+    def accepted(self) -> bool:
+        """True for AA and CA: the message is safe in the repository."""
+        return self in (Outcome.AA, Outcome.CA)
+
+
+ACK_CODES = frozenset({Outcome.AA, Outcome.AE, Outcome.AR, Outcome.CA, Outcome.CE, Outcome.CR})
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The engine's answer to one frame: the ACK to send and its MSA-1 code, as values."""
+
+    outcome: Outcome
+    ack: bytes  # the ACK bytes, encoded like the message they answer
+    code: Outcome  # MSA-1 of `ack`: one of ACK_CODES (a duplicate's is the stored ACK's code)
+
+
+class MessageHandler(Protocol):
+    """Channel -> engine. The Deferred fires with the reply, or None when nothing is to be sent."""
+
+    def handle(self, inbound: Inbound) -> Deferred[Reply | None]:
         """Process one frame; never errbacks."""
 
     def blocked(self, peer: str) -> bool:
@@ -64,21 +96,6 @@ class DicomHandler(Protocol):
 
     def submit(self, data: bytes, peer: str, channel: str, tls_fingerprint: str) -> Deferred[DicomReply]:
         """Authorize, import and journal one object; never errbacks."""
-
-
-class Status(StrEnum):
-    """Lifecycle of an attempt, as the journal records it."""
-
-    ACCEPTED = "accepted"  # stored, AA (or CA)
-    DUPLICATE = "duplicate"  # same bytes again: the stored ACK is sent again
-    CONFLICT = "conflict"  # same control ID, other bytes: AE 205, quarantined in the journal
-    ERROR = "error"  # AE: content error
-    REJECTED = "rejected"  # AR: not processable here
-    REFUSED = "refused"  # AR: link not authorized (security event)
-    CERTIFICATION = "certification"  # certification traffic kept in its campaign, never clinical
-    FILTERED = "filtered"  # AA, but every record fell under a channel exclusion: nothing stored
-    IGNORED = "ignored"  # an ACK sent to the hub: journaled, never acknowledged
-    PROTOCOL = "protocol"  # framing failure: junk or oversize, connection closed
 
 
 class Repository(Protocol):

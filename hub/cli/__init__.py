@@ -60,7 +60,7 @@ def serve(config_file: str | None, workers: int) -> None:
     reactor.addSystemEventTrigger("before", "shutdown", hub.stop)
     signal.signal(signal.SIGTERM, lambda *_: reactor.callFromThread(reactor.stop))
     reactor.run()
-    if not hub.ports and config.channels:
+    if hub.failed:
         sys.exit(1)
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from hub.hl7 import HL7Error, decode, parse
 from hub.hl7.files import split_messages
 
 VT, FS, CR = b"\x0b", b"\x1c", b"\r"
@@ -32,19 +33,20 @@ def is_response(message: bytes) -> bool:
 
 
 def parse_ack(raw: bytes) -> Ack:
-    """MSA-1, MSA-2 and the ERR segments of an ACK."""
-    text = raw.decode("utf-8", "replace")
-    segments = [s for s in re.split(r"\r\n|\r|\n", text) if s]
-    fs = text[3:4] or "|"
-    code, control_id, errors = "", "", []
-    for seg in segments:
-        fields = seg.split(fs)
-        if fields[0] == "MSA":
-            code = fields[1] if len(fields) > 1 else ""
-            control_id = fields[2] if len(fields) > 2 else ""
-        elif fields[0] == "ERR":
-            errors.append(seg)
-    return Ack(code, control_id, errors, raw)
+    """MSA-1, MSA-2 and the ERR segments of an ACK received from a hub, read with the ER7 parser.
+
+    The ACK comes off the wire: the sender has nothing but its bytes. Bytes that do not parse
+    as HL7 (or hold no MSA) give an empty code, which `send` reports as a failure.
+    """
+    try:
+        msg = parse(decode(raw, "utf-8").text)
+    except HL7Error:
+        return Ack("", "", [], raw)
+    msa = msg.first("MSA")
+    errors = [msg.d.field.join(seg.fields) for seg in msg.all("ERR")]
+    if msa is None:
+        return Ack("", "", errors, raw)
+    return Ack(msa.value(1), msa.value(2), errors, raw)
 
 
 class MLLPClient:

@@ -12,14 +12,17 @@ from sqlalchemy import Engine, insert, select, update
 
 from certification.campaign import CampaignResult, Judged, TestPlan
 from certification.ruleset import load_ruleset
-from hub.engine.pipeline import ChannelPolicy, Pipeline
-from hub.engine.writer import campaign_messages, campaigns, issue_from_json
+from hub.engine.campaigns import campaign_messages, campaigns
+from hub.engine.entries import issue_from_json
+from hub.engine.outcome import Status
+from hub.engine.pipeline import Pipeline
+from hub.engine.policy import ChannelPolicy
 from hub.governance.directory import PartnerDirectory, Ruling
 from hub.governance.journal import ChainWriter
 from hub.governance.partners import issue_certificate
 from hub.hl7 import HL7Error, Message, decode, parse
 from hub.hl7.files import split_messages
-from hub.interfaces import Inbound, Status
+from hub.interfaces import Inbound
 from hub.store.models import Certificate
 
 ANSWERS = {Status.ACCEPTED: "AA", Status.FILTERED: "AA", Status.ERROR: "AE", Status.CONFLICT: "AE"}

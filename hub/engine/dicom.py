@@ -19,8 +19,8 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, insert, or_, select
 
+from hub.engine.outcome import Status
 from hub.governance.journal import ChainWriter
-from hub.interfaces import Status
 from hub.store.models import DicomInstance, ImagingOrder, ImagingReport
 from hub.store.records import resolve_patient
 from mappings.dicom import DicomError, DicomObject, read_dicom

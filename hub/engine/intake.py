@@ -17,9 +17,11 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from twisted.internet.defer import Deferred, succeed
 
-from hub.engine.pipeline import Pipeline, Prepared
-from hub.engine.writer import StaleDirectory, Verdict
-from hub.interfaces import Inbound, Status
+from hub.interfaces import Inbound, Reply
+
+from .outcome import Prepared, Status, Verdict, reply
+from .pipeline import Pipeline
+from .writer import StaleDirectory
 
 log = structlog.get_logger("passerelle.intake")
 
@@ -39,7 +41,7 @@ MAX_STALE = 3  # partner changes met by one batch before it is answered AR 207
 
 def process(
     pipeline: Pipeline, store: Committer, batch: Sequence[Inbound], refresh: Callable[[], object] = lambda: None
-) -> list[bytes | None]:
+) -> list[Reply | None]:
     """Prepare, commit and answer one batch; never raises.
 
     A store that finds the partner directory outdated (StaleDirectory) gets the batch again,
@@ -58,36 +60,29 @@ def process(
             return [_one_by_one(pipeline, store, p) for p in prepared]
         except Exception as exc:  # any database failure: negative ACK, never AA
             log.error("commit_failed", error=type(exc).__name__, count=len(prepared))
-            return [_final(pipeline, pipeline.outage(p), Verdict(Status.REJECTED)) for p in prepared]
-        return [_final(pipeline, p, v) for p, v in zip(prepared, verdicts, strict=True)]
+            return [_final(_outage(pipeline, p)) for p in prepared]
+        return [_final(v) for v in verdicts]
     log.error("directory_unsettled", count=len(batch))
-    return [_final(pipeline, pipeline.outage(p), Verdict(Status.REJECTED)) for p in prepared]
+    return [_final(_outage(pipeline, p)) for p in prepared]
 
 
-def _one_by_one(pipeline: Pipeline, store: Committer, p: Prepared) -> bytes | None:
+def _one_by_one(pipeline: Pipeline, store: Committer, p: Prepared) -> Reply | None:
     try:
         (verdict,) = store.commit([p])
     except Exception as exc:
         log.error("commit_failed", error=type(exc).__name__, count=1)
-        return _final(pipeline, pipeline.outage(p), Verdict(Status.REJECTED))
-    return _final(pipeline, p, verdict)
+        return _final(_outage(pipeline, p))
+    return _final(verdict)
 
 
-def _final(pipeline: Pipeline, p: Prepared, v: Verdict) -> bytes | None:
+def _outage(pipeline: Pipeline, p: Prepared) -> Verdict:
+    """Nothing was committed: AR 207, never AA; the sender resends later."""
+    return Verdict(Status.REJECTED, pipeline.acks.outage(p))
+
+
+def _final(v: Verdict) -> Reply | None:
     """Step 7: the reply for a committed verdict, and the log line for the attempt."""
-    if v.status is Status.DUPLICATE:
-        reply = v.stored_ack
-    elif v.status is Status.CONFLICT:
-        p = pipeline.conflict(p)
-        reply = p.ack
-    elif v.status is Status.ERROR and v.issues:
-        p = pipeline.refused_by_store(p, v.issues)
-        reply = p.ack
-    elif v.status is Status.REJECTED and v.issues:
-        p = pipeline.refused_by_store(p, v.issues, outcome="rejected")
-        reply = p.ack
-    else:
-        reply = p.ack
+    p = v.prepared
     h = p.header
     log.info(
         "message",
@@ -96,10 +91,11 @@ def _final(pipeline: Pipeline, p: Prepared, v: Verdict) -> bytes | None:
         control_id=h.control_id if h else "",
         message_type=h.message_type if h else "",
         status=v.status.value,
+        ack_code=p.code,
         sha256=p.sha256[:16],
         codes=[i.code.value for i in p.issues if i.severity == "E"],
     )
-    return reply
+    return reply(v)
 
 
 def _refresh(refresh: Callable[[], object]) -> None:
@@ -118,7 +114,7 @@ class InlineIntake:
         self.store = store
         self.refresh = refresh
 
-    def handle(self, inbound: Inbound) -> Deferred[bytes | None]:
+    def handle(self, inbound: Inbound) -> Deferred[Reply | None]:
         """Process now; the Deferred has already fired."""
         if not self.store.checks_directory:
             _refresh(self.refresh)
@@ -145,7 +141,7 @@ class GroupCommitIntake:
         self.store = store
         self.call_from_thread = call_from_thread
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[tuple[Inbound, Deferred[bytes | None]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Inbound, Deferred[Reply | None]] | None] = queue.SimpleQueue()
         # The writer logs with the context it was made in (a worker's `worker=N`, for one).
         context = contextvars.copy_context()
         self._thread = threading.Thread(target=context.run, args=(self._run,), name="passerelle-writer", daemon=True)
@@ -163,9 +159,9 @@ class GroupCommitIntake:
         """Whether the pipeline's limiter blocks this peer (reactor thread)."""
         return self.pipeline.limiter.blocked(peer)
 
-    def handle(self, inbound: Inbound) -> Deferred[bytes | None]:
+    def handle(self, inbound: Inbound) -> Deferred[Reply | None]:
         """Enqueue (reactor thread); the Deferred fires on the reactor after the commit."""
-        d: Deferred[bytes | None] = Deferred()
+        d: Deferred[Reply | None] = Deferred()
         self._queue.put((inbound, d))
         return d
 
@@ -197,6 +193,6 @@ class GroupCommitIntake:
                 return
 
 
-def _deliver(deferreds: list[Deferred[bytes | None]], replies: list[bytes | None]) -> None:
-    for d, reply in zip(deferreds, replies, strict=True):
-        d.callback(reply)
+def _deliver(deferreds: list[Deferred[Reply | None]], replies: list[Reply | None]) -> None:
+    for d, answer in zip(deferreds, replies, strict=True):
+        d.callback(answer)

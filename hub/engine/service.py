@@ -1,4 +1,8 @@
-"""Config -> running hub: the engine, the writer thread and one listener per channel."""
+"""Config -> running hub: a Twisted MultiService of the writer thread and one service per channel.
+
+The writer starts first and stops last: MultiService stops its children in reverse order, so
+every listener has stopped taking frames before the writer finishes the batch in hand.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,24 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Engine
-from twisted.internet.defer import Deferred
+from twisted.application.service import MultiService, Service
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.threads import deferToThread
 
 from certification.ruleset import load_ruleset
 from channels.mllp import Limits, MLLPFactory
 from channels.soap import SoapLimits
 from channels.soap import site as soap_site
 from channels.tls import server_options, wrap
-from hub.config import ChannelConfig, Config
-from hub.engine.dicom import import_dicom, journal_refused
+from hub.config import ChannelConfig, Config, soap_location
+from hub.engine.acks import Acknowledger
+from hub.engine.dicom_service import DicomService
 from hub.engine.intake import GroupCommitIntake
-from hub.engine.pipeline import ChannelPolicy, Pipeline
+from hub.engine.pipeline import Pipeline
+from hub.engine.policy import ChannelPolicy
 from hub.engine.writer import SQLStore
 from hub.governance.directory import PartnerDirectory, RefusalLimiter
 from hub.governance.partners import import_specs
-from hub.interfaces import DicomReply
 from hub.store.db import ensure_schema, make_engine
 from mappings.exclusions import Exclusion
 
@@ -70,55 +75,84 @@ def build_pipeline(config: Config, directory: PartnerDirectory) -> Pipeline:
         channels={c.name: policy(c) for c in config.channels},
         directory=directory,
         limiter=RefusalLimiter(config.security.refused_per_minute, config.security.refused_burst),
-        application=config.hub.application,
-        facility=config.hub.facility,
+        acks=Acknowledger(config.hub.application, config.hub.facility),
         charset_aliases=dict(config.charset_aliases),
     )
 
 
-@dataclass
-class DicomService:
-    """SubmitDICOM: the link is decided by the TLS certificate, then the import runs in a thread."""
+class WriterService(Service):
+    """The group-commit writer thread: started before the listeners, stopped after them."""
 
-    engine: Engine
-    directory: PartnerDirectory
-    domains: dict[str, str]  # channel -> domain
+    def __init__(self, intake: GroupCommitIntake) -> None:
+        self.intake = intake
 
-    def submit(self, data: bytes, peer: str, channel: str, tls_fingerprint: str) -> Deferred[DicomReply]:
-        """Authorize, import and journal one object; never errbacks."""
-        return deferToThread(self._submit, data, peer, channel, tls_fingerprint).addErrback(self._failed)
+    def startService(self) -> None:  # noqa: N802 - Twisted's name
+        """Start the writer thread."""
+        super().startService()  # type: ignore[no-untyped-call]
+        self.intake.start()
 
-    def _submit(self, data: bytes, peer: str, channel: str, fingerprint: str) -> DicomReply:
-        self.directory.refresh(self.engine)
-        ruling = self.directory.authorize_certificate(fingerprint, channel, self.domains.get(channel, ""))
-        if not ruling.allowed:
-            log.warning("link_refused", channel=channel, peer=peer, partner=ruling.partner_id, reason=ruling.reason)
-            journal_refused(
-                self.engine, data, channel=channel, peer=peer, decision=ruling.reason, partner_id=ruling.partner_id
-            )
-            return DicomReply("refused", "lien non autorisé / link not authorized")
-        result = import_dicom(
-            self.engine, data, channel=channel, source=channel, peer=peer, partner_id=ruling.partner_id
-        )
-        return DicomReply(result.status.value, result.text, result.study_uid, result.sop_instance_uid)
+    def stopService(self) -> Deferred[None] | None:  # noqa: N802 - Twisted's name
+        """Let the writer finish the batch in hand."""
+        super().stopService()  # type: ignore[no-untyped-call]
+        self.intake.stop()
+        return None
 
-    def _failed(self, failure: Any) -> DicomReply:
-        log.error("dicom_failed", error=failure.type.__name__ if failure.type else "")
-        return DicomReply("error", "dépôt indisponible, renvoyer plus tard / repository unavailable, resend later")
+
+class ChannelService(Service):
+    """One channel's listener: a Twisted endpoint, or a socket a `--workers` parent bound."""
+
+    def __init__(self, channel: str, factory: Any, reactor: Any, endpoint: Any = None, sock: Any = None) -> None:
+        self.setName(channel)  # type: ignore[no-untyped-call]
+        self.factory = factory
+        self.reactor = reactor
+        self.endpoint = endpoint
+        self.sock = sock
+        self.port: Any = None
+        self.failed = False
+
+    def startService(self) -> None:  # noqa: N802 - Twisted's name
+        """Listen; a channel that cannot listen stops the hub (`serve` then exits 1)."""
+        super().startService()  # type: ignore[no-untyped-call]
+        if self.sock is not None:
+            self._listening(self.reactor.adoptStreamPort(self.sock.fileno(), self.sock.family, self.factory))
+            return
+        self.endpoint.listen(self.factory).addCallbacks(self._listening, self._failed)
+
+    def stopService(self) -> Deferred[None] | None:  # noqa: N802 - Twisted's name
+        """Stop listening (open connections finish on their own)."""
+        super().stopService()  # type: ignore[no-untyped-call]
+        port, self.port = self.port, None
+        return maybeDeferred(port.stopListening) if port is not None else None
+
+    def _listening(self, port: Any) -> None:
+        self.port = port
+        host = port.getHost()
+        log.info("listening", channel=self.name, address=f"{getattr(host, 'host', '')}:{getattr(host, 'port', '')}")
+
+    def _failed(self, failure: Any) -> None:
+        self.failed = True
+        log.error("listen_failed", channel=self.name, error=str(failure.value))
+        if self.reactor.running:
+            self.reactor.stop()
+        else:
+            self.reactor.callWhenRunning(self.reactor.stop)
 
 
 @dataclass
 class Hub:
-    """What `serve` started, so it can be stopped in order."""
+    """The running hub as a Twisted application: the writer first, then one service per channel."""
 
+    service: MultiService
     intake: GroupCommitIntake
-    ports: list[Any]  # IListeningPort
 
-    def stop(self) -> None:
-        """Stop listening, then let the writer finish its batch."""
-        for port in self.ports:
-            port.stopListening()
-        self.intake.stop()
+    @property
+    def failed(self) -> bool:
+        """True when a channel could not listen."""
+        return any(isinstance(c, ChannelService) and c.failed for c in self.service)
+
+    def stop(self) -> Deferred[None]:
+        """Stop listening, then let the writer finish its batch (children stop in reverse order)."""
+        return self.service.stopService()  # type: ignore[no-any-return,no-untyped-call]
 
 
 def import_config_partners(engine: Engine, config: Config) -> None:
@@ -135,8 +169,15 @@ def start(config: Config, reactor: Any, sockets: dict[str, Any] | None = None, i
     """Create the schema if needed, import partners, start the writer and listen on every channel.
 
     Raises:
-        hub.db.SchemaError: the database is outdated (names `passerelle db upgrade`).
+        hub.store.db.SchemaError: the database is outdated (names `passerelle db upgrade`).
     """
+    hub = build(config, reactor, sockets, import_partners)
+    hub.service.startService()  # type: ignore[no-untyped-call]
+    return hub
+
+
+def build(config: Config, reactor: Any, sockets: dict[str, Any] | None = None, import_partners: bool = True) -> Hub:
+    """The hub's services, not yet started: the schema is checked and the partners imported now."""
     engine = make_engine(config.database.url, config.database.busy_timeout_ms)
     state = ensure_schema(engine)
     log.info("schema", state=state, backend=engine.dialect.name)
@@ -144,46 +185,40 @@ def start(config: Config, reactor: Any, sockets: dict[str, Any] | None = None, i
         import_config_partners(engine, config)
     directory = PartnerDirectory()
     directory.refresh(engine)
+    pipeline = build_pipeline(config, directory)
     intake = GroupCommitIntake(
-        build_pipeline(config, directory),
-        SQLStore(engine, directory=directory),
+        pipeline,
+        SQLStore(engine, directory=directory, acks=pipeline.acks),
         reactor.callFromThread,
         config.intake.max_batch,
         refresh=lambda: directory.refresh(engine),
     )
-    intake.start()
-    hub = Hub(intake, [])
+    root = MultiService()  # type: ignore[no-untyped-call]
+    WriterService(intake).setServiceParent(root)  # type: ignore[no-untyped-call]
     dicom = DicomService(engine, directory, {c.name: c.domain for c in config.channels})
     for channel in config.channels:
-        factory: Any
-        if channel.protocol == "soap":
-            soap_limits = SoapLimits(channel.max_frame_bytes, dicom=channel.domain == "imaging")
-            factory = soap_site(channel.name, intake, dicom, soap_limits, channel.idle_timeout)
-        else:
-            factory = MLLPFactory(channel.name, intake, limits(channel), clock=reactor)
-        if channel.tls is not None:
-            tls = channel.tls
-            options = server_options(tls.certificate, tls.key, tls.ca, tls.client_certificate == "required")
-            factory = wrap(factory, options)
+        factory = _factory(channel, intake, dicom, reactor)
         if sockets is not None:  # a worker of `serve --workers N`: adopt the parent's socket
-            sock = sockets[channel.name]
-            port = reactor.adoptStreamPort(sock.fileno(), sock.family, factory)
-            _listening(hub, port, channel.name)
-            continue
-        endpoint = serverFromString(reactor, channel.listen)  # type: ignore[no-untyped-call]
-        endpoint.listen(factory).addCallbacks(
-            lambda port, name=channel.name: _listening(hub, port, name),
-            lambda failure, name=channel.name: _listen_failed(reactor, failure, name),
+            service = ChannelService(channel.name, factory, reactor, sock=sockets[channel.name])
+        else:
+            endpoint = serverFromString(reactor, channel.listen)  # type: ignore[no-untyped-call]
+            service = ChannelService(channel.name, factory, reactor, endpoint=endpoint)
+        service.setServiceParent(root)  # type: ignore[no-untyped-call]
+    return Hub(root, intake)
+
+
+def _factory(channel: ChannelConfig, intake: GroupCommitIntake, dicom: DicomService, reactor: Any) -> Any:
+    """The protocol factory for one channel, wrapped in TLS when it has a `tls:` block."""
+    factory: Any
+    if channel.protocol == "soap":
+        soap_limits = SoapLimits(channel.max_frame_bytes, dicom=channel.domain == "imaging")
+        factory = soap_site(
+            channel.name, intake, dicom, soap_limits, channel.idle_timeout, location=soap_location(channel)
         )
-    return hub
-
-
-def _listening(hub: Hub, port: Any, name: str) -> None:
-    hub.ports.append(port)
-    host = port.getHost()
-    log.info("listening", channel=name, address=f"{getattr(host, 'host', '')}:{getattr(host, 'port', '')}")
-
-
-def _listen_failed(reactor: Any, failure: Any, name: str) -> None:
-    log.error("listen_failed", channel=name, error=str(failure.value))
-    reactor.stop()
+    else:
+        factory = MLLPFactory(channel.name, intake, limits(channel), clock=reactor)
+    if channel.tls is not None:
+        tls = channel.tls
+        options = server_options(tls.certificate, tls.key, tls.ca, tls.client_certificate == "required")
+        factory = wrap(factory, options)
+    return factory

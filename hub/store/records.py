@@ -33,8 +33,6 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table
 
-from certification.rules import illegal_transition
-from hub.hl7 import Code, Issue, Location
 from hub.store.driver import Driver, Insert, Read, Rows, quote, sqlite_stamp
 from hub.store.models import (
     ImagingDocument,
@@ -227,26 +225,9 @@ class RecordBatch:
 
     # -- stage ------------------------------------------------------------------------------
 
-    def transition_issues(self, mapped: Mapped) -> tuple[Issue, ...]:
-        """lab.status-transition and imaging.status-transition against what is stored or staged."""
-        orders, observations = self._latest["lab_orders"], self._latest["lab_observations"]
-        issues = []
-        obx_seq = 0  # ERR-2 counts OBX segments across the message; set IDs restart under each OBR
-        for n, order in enumerate(mapped.lab_orders, start=1):
-            before = orders.get(order.key, (0, ""))[1]
-            if illegal_transition(before, order.status):
-                issues.append(_transition(Location("OBR", n, 25), before, order.status))
-            for obs in order.observations:
-                obx_seq += 1
-                before = observations.get(obs.key, (0, ""))[1]
-                if illegal_transition(before, obs.status):
-                    issues.append(_transition(Location("OBX", obx_seq, 11), before, obs.status))
-        reports = self._latest["imaging_reports"]
-        for n, report in enumerate(mapped.imaging_reports, start=1):
-            before = reports.get(report.key, (0, ""))[1]
-            if illegal_transition(before, report.status):
-                issues.append(_transition(Location("OBR", n, 25), before, report.status, "imaging.status-transition"))
-        return tuple(issues)
+    def latest_status(self, table: str, key: str) -> str:
+        """The latest status stored or staged for a record key of `table`, "" when there is none."""
+        return self._latest[table].get(key, (0, ""))[1]
 
     def patient(self, person: PatientRecord) -> PatientRef:
         """Resolve (or create) the patient; its demographics become the ones sent."""
@@ -446,14 +427,3 @@ def _groups(parts: list[tuple[str, list[str]]]) -> Iterable[list[tuple[str, list
         size += len(part[1])
     if group:
         yield group
-
-
-def _transition(loc: Location, before: str, after: str, rule: str = "lab.status-transition") -> Issue:
-    return Issue(
-        Code.TABLE_VALUE_NOT_FOUND,
-        loc,
-        f"statut {before} puis {after} : retour en arrière interdit",
-        f"status {before} then {after}: going back is not allowed",
-        "E",
-        rule,
-    )

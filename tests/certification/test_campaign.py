@@ -15,6 +15,11 @@ from xml.etree import ElementTree as ET
 import pytest
 from lxml import html as lxml_html
 
+from certification import campaign
+from certification.campaign import CampaignResult, Judged, Scenario, ScenarioResult, Step, StepResult
+from certification.report import to_html
+from hub.hl7.errors import Code, Issue, Location
+
 ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT.parent / "shared" / "samples" / "hl7v2" / "lab"
 
@@ -168,3 +173,36 @@ def test_report_over_the_lab_samples_reads_well_in_chromium(config: Path, tmp_pa
         [browser, *flags, f"--screenshot={shot}", "--window-size=1280,900", page], capture_output=True, timeout=120
     )
     assert shot.stat().st_size > 10_000  # a rendered page, not a blank one
+
+
+SCRIPT = "<script>alert('x')</script>"
+
+
+def _hostile_result() -> CampaignResult:
+    """A campaign whose vendor, scenario, file and segment texts all hold a script element."""
+    issue = Issue(Code.REQUIRED_FIELD_MISSING, Location("PID", 1, 3), f"manquant {SCRIPT}", f"missing {SCRIPT}")
+    judged = Judged(f"{SCRIPT}.hl7#1", "C1", "AE", (issue,), None, f"MSH|^~\\&|X\rPID|1||{SCRIPT}\r", False)
+    scenario = Scenario(id=f"LAB-{SCRIPT}", title=f"Titre {SCRIPT}", steps=(Step(answer="AE"),))
+    # campaign.TestPlan, not an imported TestPlan: pytest would try to collect that name as a test class
+    plan = campaign.TestPlan(id="tgv-lab", version="2026.1", ruleset="tgv-lab-2026.1", scenarios=(scenario,))
+    steps = [StepResult(1, f"{SCRIPT}.hl7#1", False, [f"problem {SCRIPT}"], judged)]
+    return CampaignResult(plan, f"Acme {SCRIPT}", "LabSys", "4.2", [ScenarioResult(scenario, steps)], [judged])
+
+
+def test_html_report_escapes_markup_in_names_and_texts() -> None:
+    """A scenario or file name holding <script> is shown as text: no element, no attribute breaks out."""
+    page = to_html(_hostile_result())
+    assert "<script" not in page
+    assert "&lt;script&gt;" in page
+    tree = lxml_html.fromstring(page)
+    assert not tree.xpath("//script")
+    (row,) = tree.xpath("//table[1]/tbody/tr")
+    assert row.xpath("string(td[1])") == f"LAB-{SCRIPT}"
+    assert row.xpath("string(td[2])") == f"Titre {SCRIPT}"
+    assert row.xpath("string(td[3])") == "FAIL"
+    assert f"problem {SCRIPT}" in row.xpath("string(td[4])")
+    (unmatched,) = tree.xpath("//table[@id='unmatched']/tbody/tr")
+    assert unmatched.xpath("string(td[1])") == f"{SCRIPT}.hl7#1"
+    assert unmatched.xpath("string(.//code)") == f"PID|1||{SCRIPT}"
+    assert tree.xpath("string(//p[@id='verdict'])") == "ÉCHOUÉE / FAILED"
+    assert SCRIPT in tree.xpath("string(//body/p[1])")  # the vendor line

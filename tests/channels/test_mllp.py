@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fakes import RecordingHandler
+from fakes import RecordingHandler, reply
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
@@ -53,9 +53,9 @@ def test_replies_go_out_in_frame_order() -> None:
     proto, transport, _ = connect(handler)
     proto.dataReceived(frame(M1) + frame(M2))
     (_, d1), (_, d2) = handler.waiting
-    d2.callback(b"two")
+    d2.callback(reply(b"two"))
     assert transport.value() == b""
-    d1.callback(b"one")
+    d1.callback(reply(b"one"))
     assert transport.value() == frame(b"one") + frame(b"two")
 
 
@@ -175,7 +175,7 @@ def test_reading_pauses_when_too_many_acks_are_pending() -> None:
     proto.dataReceived(frame(M1) * 64)
     assert transport.producerState == "paused"
     for _, d in handler.waiting:
-        d.callback(b"ok")
+        d.callback(reply(b"ok"))
     assert transport.producerState == "producing"
 
 
@@ -186,6 +186,6 @@ def test_handler_failure_does_not_hang_the_queue() -> None:
     proto.dataReceived(frame(M1) + frame(M2))
     (_, d1), (_, d2) = handler.waiting
     d1.errback(RuntimeError("boom"))
-    d2.callback(b"two")
+    d2.callback(reply(b"two"))
     assert transport.value() == frame(b"two")
     assert isinstance(d1, Deferred)

@@ -20,14 +20,17 @@ import requests
 import zeep
 from cryptography.hazmat.primitives import serialization
 from helpers import LAB_EXPECTED, lab_message
+from lxml import etree
 from pki import issue, make_ca
 from zeep.transports import Transport
 
+from channels.soap import hardened_parser
 from hub.cli.client import is_response, split_messages
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT.parent / "shared" / "samples"
 ENV11 = "http://schemas.xmlsoap.org/soap/envelope/"
+WSDL = {"soap": "http://schemas.xmlsoap.org/wsdl/soap/", "soap12": "http://schemas.xmlsoap.org/wsdl/soap12/"}
 
 
 @pytest.fixture
@@ -50,6 +53,37 @@ def post(port: int, body: bytes, content_type: str = "text/xml; charset=utf-8") 
         return response.status, response.read().decode("utf-8", "replace")
     finally:
         conn.close()
+
+
+def wsdl_locations(port: int, host: str) -> list[str]:
+    """GET /hl7?wsdl with `host` as the Host header: the service addresses the WSDL publishes."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.putrequest("GET", "/hl7?wsdl", skip_host=True)
+        conn.putheader("Host", host)
+        conn.endheaders()
+        response = conn.getresponse()
+        assert response.status == 200
+        tree = etree.fromstring(response.read(), hardened_parser())
+    finally:
+        conn.close()
+    assert not tree.xpath("//*[@name='SubmitDICOM']")  # a lab channel: no DICOM operation
+    return [str(loc) for loc in tree.xpath("//soap:address/@location | //soap12:address/@location", namespaces=WSDL)]
+
+
+def test_wsdl_address_comes_from_config_not_from_the_host_header(soap: Any) -> None:
+    """A forged Host header changes nothing: the WSDL names the address the channel listens on."""
+    expected = [f"http://127.0.0.1:{soap.port}/hl7"] * 2
+    assert wsdl_locations(soap.port, "evil.example:666") == expected
+    assert wsdl_locations(soap.port, f"127.0.0.1:{soap.port}") == expected
+
+
+def test_wsdl_publishes_the_channels_public_url(server_factory: Any, db_url: str) -> None:
+    """public_url (a proxy's address) is what the WSDL publishes, whatever the Host header says."""
+    public = "https://hub.example.org/passerelle/hl7"
+    server = server_factory(db_url=db_url, protocol="soap", public_url=public)
+    assert wsdl_locations(server.port, "evil.example") == [public, public]
+    assert wsdl_locations(server.port, f"127.0.0.1:{server.port}") == [public, public]
 
 
 def test_every_lab_sample_gets_the_same_ack_code_as_over_mllp(soap: Any) -> None:

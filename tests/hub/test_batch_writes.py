@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import ack_of
 from sqlalchemy import Engine, select
 
 from certification.ruleset import load_ruleset
-from hub.cli.client import parse_ack
 from hub.engine.intake import process
 from hub.engine.pipeline import ChannelPolicy, Pipeline
 from hub.engine.writer import SQLStore
 from hub.governance.directory import PartnerDirectory
-from hub.interfaces import Inbound
+from hub.interfaces import Inbound, Outcome, Reply
 from hub.store import records as records_store
 from hub.store.db import make_engine, upgrade
 from hub.store.models import JournalEntry, Patient
@@ -100,11 +100,11 @@ def test_one_batch_equals_one_message_per_transaction(engine: Engine, tmp_path: 
     single_engine = second_engine(tmp_path)
     single = [process(ruled_pipeline(), SQLStore(single_engine), [i])[0] for i in inbound]
 
-    def answers(replies: list[bytes | None]) -> list[tuple[str, list[str]]]:
+    def answers(replies: list[Reply | None]) -> list[tuple[str, list[str]]]:
         out = []
         for reply in replies:
             assert reply is not None
-            ack = parse_ack(reply)
+            ack = ack_of(reply)
             out.append((ack.code, [e.split("|")[2] + " " + e.split("|")[3] for e in ack.errors]))
         return out
 
@@ -121,8 +121,10 @@ def test_a_batch_resolves_versions_patients_and_duplicates_among_its_own_message
     store = CountingStore(engine)
     replies = process(ruled_pipeline(), store, inbound)
     assert store.batches == [len(TRAFFIC)]
-    assert replies[3] == replies[1]  # the duplicate gets the ACK stored for the first copy
-    assert replies[11] == replies[0]
+    acks = [r.ack if r is not None else None for r in replies]
+    assert acks[3] == acks[1]  # the duplicate gets the ACK stored for the first copy
+    assert acks[11] == acks[0]
+    assert replies[3] is not None and replies[3].outcome is Outcome.DUPLICATE
     records = repository(engine)
     x, y, roy = records["patients"]
     assert sorted(i["value"] for i in x["patient"]["identifiers"]) == ["123", "789", "LAVH54623112"]
@@ -170,7 +172,7 @@ def test_lookups_split_into_chunks_give_the_same_repository(
     batched = process(ruled_pipeline(), store, batch)
     assert store.batches == [len(batch)]  # a lookup missing a chunk would collide and fall back
     single = [process(ruled_pipeline(), SQLStore(single_engine), [i])[0] for i in batch]
-    assert [parse_ack(r or b"").code for r in batched] == [parse_ack(r or b"").code for r in single]
-    assert [parse_ack(r or b"").code for r in batched] == ["AA", "AA", "AE", "AA"]
+    assert [ack_of(r or b"").code for r in batched] == [ack_of(r or b"").code for r in single]
+    assert [ack_of(r or b"").code for r in batched] == ["AA", "AA", "AE", "AA"]
     assert repository(engine) == repository(single_engine)
     single_engine.dispose()

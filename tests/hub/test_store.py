@@ -9,16 +9,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fakes import FailingStore
+from fakes import FailingStore, ack_of
 from sqlalchemy import Engine, func, select
 
-from hub.cli.client import parse_ack
 from hub.engine.intake import GroupCommitIntake, InlineIntake, process
+from hub.engine.outcome import Verdict
 from hub.engine.pipeline import ChannelPolicy, Pipeline, Prepared
-from hub.engine.writer import SQLStore, Verdict
+from hub.engine.writer import SQLStore
 from hub.governance.directory import PartnerDirectory
 from hub.governance.partners import PartnerSpec, change_state, import_specs
-from hub.interfaces import Inbound
+from hub.interfaces import Inbound, Outcome, Reply
 from hub.store.db import make_engine, upgrade, writer_lock
 from hub.store.models import JournalEntry, LabObservation, LabOrder, Message
 from hub.store.queries import find_patients, patient_record
@@ -55,10 +55,10 @@ def pipeline() -> Pipeline:
     return Pipeline(channels={"lab": ChannelPolicy("lab", "lab")}, directory=PartnerDirectory.from_specs([LIS_CHUM]))
 
 
-def send(intake: InlineIntake, raw: bytes) -> bytes | None:
+def send(intake: InlineIntake, raw: bytes) -> Reply | None:
     """Hand one frame to the engine and return its reply."""
     inbound = Inbound(raw, "127.0.0.1", "lab", datetime.now(UTC))
-    result: list[bytes | None] = []
+    result: list[Reply | None] = []
     intake.handle(inbound).addCallback(result.append)
     return result[0]
 
@@ -74,11 +74,11 @@ def test_accepted_message_is_stored_with_its_ack_journal_and_records(engine: Eng
     intake = InlineIntake(pipeline(), SQLStore(engine))
     reply = send(intake, oru("C1").encode())
     assert reply is not None
-    assert parse_ack(reply).code == "AA"
+    assert ack_of(reply).code == "AA"
     with engine.connect() as conn:
         msg = conn.execute(select(Message)).one()
         entry = conn.execute(select(JournalEntry)).one()
-    assert msg.ack == reply
+    assert reply is not None and msg.ack == reply.ack
     assert msg.raw == oru("C1").encode()
     assert entry.status == "accepted"
     assert entry.message_id == msg.id
@@ -102,7 +102,9 @@ def test_same_bytes_again_get_the_stored_ack_and_no_second_copy(engine: Engine) 
     intake = InlineIntake(pipeline(), SQLStore(engine))
     first = send(intake, oru("C1").encode())
     second = send(intake, oru("C1").encode())
-    assert first == second
+    assert first is not None and second is not None
+    assert second.ack == first.ack
+    assert (first.outcome, second.outcome, second.code) == (Outcome.AA, Outcome.DUPLICATE, Outcome.AA)
     assert count(engine, Message) == 1
     with engine.connect() as conn:
         statuses = conn.execute(select(JournalEntry.status).order_by(JournalEntry.id)).scalars().all()
@@ -115,7 +117,7 @@ def test_same_control_id_other_bytes_is_ae_205_and_quarantined(engine: Engine) -
     send(intake, oru("C1").encode())
     reply = send(intake, oru("C1", value="9.9").encode())
     assert reply is not None
-    ack = parse_ack(reply)
+    ack = ack_of(reply)
     assert ack.code == "AE"
     assert "MSH^1^10|205^" in ack.errors[0]
     assert count(engine, Message) == 1
@@ -131,7 +133,7 @@ def test_result_lifecycle_keeps_every_version(engine: Engine) -> None:
     for cid, status, value in (("C1", "P", "5.0"), ("C2", "F", "5.4"), ("C3", "C", "5.6")):
         reply = send(intake, oru(cid, status, value).encode())
         assert reply is not None
-        assert parse_ack(reply).code == "AA"
+        assert ack_of(reply).code == "AA"
     (pid,) = find_patients(engine, "123")
     (order,) = patient_record(engine, pid)["lab"]["orders"]
     assert order["current"]["status"] == "C"
@@ -149,7 +151,7 @@ def test_latin1_and_utf8_french_text_survive(engine: Engine) -> None:
     latin = oru("L1", charset="8859/1", name="Bélanger^François").replace("cœur", "coeur").replace("œdème", "oedème")
     reply = send(intake, latin.encode("latin-1"))
     assert reply is not None
-    assert parse_ack(reply).code == "AA"
+    assert ack_of(reply).code == "AA"
     send(intake, oru("U1", name="Lœwy^Zoé").encode("utf-8"))
     (pid,) = find_patients(engine, "123")
     record = patient_record(engine, pid)
@@ -164,7 +166,7 @@ def test_refused_attempts_are_journaled_but_not_stored(engine: Engine) -> None:
     intake = InlineIntake(pipeline(), SQLStore(engine))
     reply = send(intake, oru("").encode())
     assert reply is not None
-    assert parse_ack(reply).code == "AE"
+    assert ack_of(reply).code == "AE"
     assert count(engine, Message) == 0
     with engine.connect() as conn:
         entry = conn.execute(select(JournalEntry)).one()
@@ -177,7 +179,7 @@ def test_database_outage_answers_ar_207_never_aa() -> None:
     """When the commit fails the sender gets AR with ERR-3 207 (row 45)."""
     reply = process(pipeline(), FailingStore(), [Inbound(oru("C1").encode(), "p", "lab", datetime.now(UTC))])[0]
     assert reply is not None
-    ack = parse_ack(reply)
+    ack = ack_of(reply)
     assert ack.code == "AR"
     assert "|207^" in ack.errors[0]
 
@@ -198,7 +200,7 @@ class CountingStore(SQLStore):
 def test_group_commit_shares_transactions_and_acks_every_message(engine: Engine) -> None:
     """Messages queued during a commit share the next transaction; every one gets its AA."""
     store = CountingStore(engine)
-    replies: dict[int, bytes | None] = {}
+    replies: dict[int, Reply | None] = {}
     done = threading.Event()
 
     def call_from_thread(fn: object, *args: object) -> None:
@@ -215,7 +217,7 @@ def test_group_commit_shares_transactions_and_acks_every_message(engine: Engine)
     intake.start()
     assert done.wait(60)
     intake.stop()
-    assert all(r is not None and parse_ack(r).code == "AA" for r in replies.values())
+    assert all(r is not None and ack_of(r).code == "AA" for r in replies.values())
     assert count(engine, Message) == 200
     assert max(store.batches) > 1
     assert sum(store.batches) == 200
@@ -234,17 +236,17 @@ def test_final_then_preliminary_is_refused_when_the_rule_set_asks(engine: Engine
     corrected = oru("T3", "C").replace("123^^^CHUM^MR~LAVH54623112^^^RAMQ^NAM", nam)
     first = send(intake, final.encode())
     assert first is not None
-    assert parse_ack(first).code == "AA"
+    assert ack_of(first).code == "AA"
     back = send(intake, prelim.encode())
     assert back is not None
-    ack = parse_ack(back)
+    ack = ack_of(back)
     assert ack.code == "AE"
     locations = [e.split("|")[2] for e in ack.errors]
     assert locations == ["OBR^1^25", "OBX^1^11", "OBX^2^11"]
     assert all("|103^" in e for e in ack.errors)
     forward = send(intake, corrected.encode())
     assert forward is not None
-    assert parse_ack(forward).code == "AA"
+    assert ack_of(forward).code == "AA"
     assert count(engine, LabOrder) == 2
     with engine.connect() as conn:
         refused = conn.execute(select(JournalEntry).where(JournalEntry.control_id == "T2")).one()
@@ -257,7 +259,7 @@ def test_sqlite_writers_take_turns_through_the_writer_lock(tmp_path: Path) -> No
     upgrade(engine)
     other = writer_lock(engine)  # what a second worker process's writer holds
     intake = InlineIntake(pipeline(), SQLStore(engine))
-    replies: list[bytes | None] = []
+    replies: list[Reply | None] = []
     with other():
         worker = threading.Thread(target=lambda: replies.append(send(intake, oru("L1").encode())))
         worker.start()
@@ -265,7 +267,7 @@ def test_sqlite_writers_take_turns_through_the_writer_lock(tmp_path: Path) -> No
         assert worker.is_alive()  # blocked on the lock, not failed
         assert count(engine, Message) == 0
     worker.join(10)
-    assert replies and replies[0] is not None and parse_ack(replies[0]).code == "AA"
+    assert replies and replies[0] is not None and ack_of(replies[0]).code == "AA"
     assert count(engine, Message) == 1
     assert (tmp_path / "lock.db-writer.lock").exists()
     engine.dispose()
@@ -290,11 +292,11 @@ def test_a_cut_after_the_directory_was_loaded_is_in_force_at_the_next_commit(eng
         refreshes.append(directory.refresh(engine))
 
     (first,) = process(ruled, store, [Inbound(oru("K1").encode(), "p", "lab", datetime.now(UTC))], refresh)
-    assert first is not None and parse_ack(first).code == "AA"
+    assert first is not None and ack_of(first).code == "AA"
     assert refreshes == []  # the snapshot was current: no refresh, no extra query before the batch
     change_state(engine, "sil-chum", "cut", "alice", "agreement ended")
     (second,) = process(ruled, store, [Inbound(oru("K2").encode(), "p", "lab", datetime.now(UTC))], refresh)
-    assert second is not None and parse_ack(second).code == "AR"
+    assert second is not None and ack_of(second).code == "AR"
     assert refreshes == [True]
     assert count(engine, Message) == 1
     with engine.connect() as conn:

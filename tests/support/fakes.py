@@ -6,7 +6,21 @@ from collections.abc import Callable
 
 from twisted.internet.defer import Deferred, succeed
 
-from hub.interfaces import Inbound
+from hub.cli.client import Ack, parse_ack
+from hub.interfaces import Inbound, Outcome, Reply
+
+
+def reply(ack: bytes, code: Outcome = Outcome.AA) -> Reply:
+    """A reply as the engine gives it, for a transport test."""
+    return Reply(code, ack, code)
+
+
+def ack_of(answer: Reply | None) -> Ack:
+    """The ACK segments of an engine reply, checking that the code it carries is the one it sent."""
+    assert answer is not None
+    ack = parse_ack(answer.ack)
+    assert ack.code == answer.code.value, (ack.code, answer.code)
+    return ack
 
 
 class RecordingHandler:
@@ -20,21 +34,22 @@ class RecordingHandler:
         self.answer = answer or (lambda inbound: b"ACK:" + inbound.raw[:12])
         self.manual = manual
         self.received: list[Inbound] = []
-        self.waiting: list[tuple[Inbound, Deferred[bytes | None]]] = []
+        self.waiting: list[tuple[Inbound, Deferred[Reply | None]]] = []
         self.blocked_peers: set[str] = set()
 
     def blocked(self, peer: str) -> bool:
         """True for the peers listed in ``self.blocked_peers``."""
         return peer in self.blocked_peers
 
-    def handle(self, inbound: Inbound) -> Deferred[bytes | None]:
+    def handle(self, inbound: Inbound) -> Deferred[Reply | None]:
         """Record, then answer now (or later when manual)."""
         self.received.append(inbound)
         if self.manual:
-            d: Deferred[bytes | None] = Deferred()
+            d: Deferred[Reply | None] = Deferred()
             self.waiting.append((inbound, d))
             return d
-        return succeed(self.answer(inbound))
+        ack = self.answer(inbound)
+        return succeed(None if ack is None else reply(ack))
 
 
 class FailingStore:
