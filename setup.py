@@ -2,7 +2,7 @@
 
 The parser model, the certification checks and the mappings are typed for `mypy --strict`;
 mypyc turns those modules into C extensions with the same behaviour (preparing one 2 KB ORU:
-431 -> 270 µs in-process; "Design" in the README). ``PASSERELLE_PURE=1`` installs them as plain Python,
+431 -> 270 µs in-process; docs/design.md). ``PASSERELLE_PURE=1`` installs them as plain Python,
 which is also what runs wherever a compiled module is missing.
 """
 
@@ -25,6 +25,10 @@ HOT = [
     "hub/hl7/parser.py",
     "hub/hl7/ack.py",
     "certification/structure.py",
+    "certification/conformance.py",
+    "certification/context.py",
+    "certification/identity.py",
+    "certification/lab_rules.py",
     "certification/rules.py",
     "mappings/common.py",
     "mappings/patient.py",

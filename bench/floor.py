@@ -27,11 +27,20 @@ import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from unittest import mock
 
 import yaml
 
 from bench.messages import LAB_PARTNER, oru
+
+if TYPE_CHECKING:  # the hub's modules are imported where used: `python -m bench` starts fast
+    from sqlalchemy import Connection, Engine
+
+    from hub.engine.outcome import Prepared
+    from hub.engine.pipeline import Pipeline
+    from hub.engine.writer import SQLStore
+    from hub.interfaces import Inbound
 
 BATCHES = (1, 8, 64)
 PER_BATCH_SIZE = 1024  # messages per measured run
@@ -57,12 +66,13 @@ class _Recorder:
         return self._cursor.fetchall()
 
 
-def _hub(tmp: Path) -> tuple[Any, Any, Any, str]:
+def _hub(tmp: Path) -> tuple[Pipeline, SQLStore, Engine, str]:
     """A pipeline and a store on a fresh SQLite database, with the bench's sender approved."""
     from hub.config import load
     from hub.engine.service import build_pipeline, import_config_partners
     from hub.engine.writer import SQLStore
     from hub.governance.directory import PartnerDirectory
+    from hub.logs import configure
     from hub.store.db import ensure_schema, make_engine
 
     path = tmp / "floor.db"
@@ -76,6 +86,7 @@ def _hub(tmp: Path) -> tuple[Any, Any, Any, str]:
     }
     (tmp / "floor.yaml").write_text(yaml.safe_dump(config))
     cfg = load(tmp / "floor.yaml")
+    configure(cfg.logging.level)  # as `serve` does: warnings and worse, on stderr, not amid the table
     engine = make_engine(cfg.database.url, cfg.database.busy_timeout_ms)
     ensure_schema(engine)
     import_config_partners(engine, cfg)
@@ -84,7 +95,7 @@ def _hub(tmp: Path) -> tuple[Any, Any, Any, str]:
     return build_pipeline(cfg, directory), SQLStore(engine, directory=directory), engine, str(path)
 
 
-def _inbound(n: int) -> Iterator[Any]:
+def _inbound(n: int) -> Iterator[Inbound]:
     from hub.interfaces import Inbound
 
     now = datetime.now(UTC)
@@ -135,9 +146,29 @@ def _fsync_us(directory: Path, n: int = 200) -> float:
     return sorted(times)[n // 2] * 1e6
 
 
-def _run(batch: int, messages: int) -> dict[str, float]:
-    import hub.engine.writer
+def _recorded_commits(
+    store: SQLStore, prepared: list[Prepared], batch: int
+) -> tuple[list[list[tuple[str, str, Any]]], tuple[float, float]]:
+    """Commit `prepared` in batches, every statement recorded: (statements per batch, (wall, CPU) seconds)."""
+    from hub.engine import writer
+    from hub.store.driver import Driver
 
+    recorded: list[list[tuple[str, str, Any]]] = []
+
+    class Recording(Driver):
+        def __init__(self, conn: Connection) -> None:
+            super().__init__(conn)
+            recorded.append([])
+            self.cursor = _Recorder(self.cursor, recorded[-1])
+
+    with mock.patch.object(writer, "Driver", Recording):
+        wall, cpu = time.perf_counter(), time.process_time()
+        for i in range(0, len(prepared), batch):
+            store.commit(prepared[i : i + batch])
+        return recorded, (time.perf_counter() - wall, time.process_time() - cpu)
+
+
+def _run(batch: int, messages: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="passerelle-floor-") as name:
         tmp = Path(name)
         pipeline, store, engine, path = _hub(tmp)
@@ -150,23 +181,7 @@ def _run(batch: int, messages: int) -> dict[str, float]:
         before = str(tmp / "before.db")  # the database as the measured transactions found it
         with sqlite3.connect(path) as src, sqlite3.connect(before) as dst:
             src.backup(dst)
-        recorded: list[list[tuple[str, str, Any]]] = []
-        plain = hub.store.Driver
-
-        class Recording(plain):  # type: ignore[misc, valid-type]
-            def __init__(self, conn: Any) -> None:
-                super().__init__(conn)
-                recorded.append([])
-                self.cursor = _Recorder(self.cursor, recorded[-1])
-
-        hub.store.Driver = Recording  # type: ignore[misc]
-        try:
-            wall, cpu = time.perf_counter(), time.process_time()
-            for i in range(0, messages, batch):
-                store.commit(prepared[i : i + batch])
-            commit = (time.perf_counter() - wall, time.process_time() - cpu)
-        finally:
-            hub.store.Driver = plain  # type: ignore[misc]
+        recorded, commit = _recorded_commits(store, prepared, batch)
         engine.dispose()
         alone = _replay(before, recorded)
         if _counts(before) != _counts(path):  # the replay must have written everything the hub did

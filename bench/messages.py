@@ -1,12 +1,11 @@
-"""What the benchmarks send: the 2 KB lab message, and the partner that sends it."""
+"""What the benchmarks send: the 2 KB lab message, a prescription and a radiology report; and their sender."""
 
 from __future__ import annotations
 
 import zlib
-from typing import Any
 
 # The sender of every bench message (MSH-3 SIL, MSH-4 CHUM), approved as a government system.
-LAB_PARTNER: dict[str, Any] = {
+LAB_PARTNER: dict[str, object] = {
     "id": "bench-sil-chum",
     "name": "Bench sender",
     "category": "government",
@@ -33,4 +32,29 @@ def oru(control_id: str) -> bytes:
         "20260101080000-0500|||||||||"
         "1234^Tremblay^Luc^^^Dr||||||20260101110000-0500|||F\r"
         "NTE|1||Échantillon prélevé à jeun\r" + obx
+    ).encode("utf-8")
+
+
+def rde(control_id: str) -> bytes:
+    """A pharmacy RDE^O11 (v2.5): a new prescription with its DIN, one of 500 patients."""
+    rxe = ["RXE", "^BID", "00056057^Amoxicilline 500 mg^DIN", "1", "", "CAP^capsule", "CAP^capsule", "", "", ""]
+    rxe += ["20", "CAP^capsule", "2"] + [""] * 12 + ["500", "mg"]
+    return (
+        f"MSH|^~\\&|SIL^2.16.124.1^ISO|CHUM^2.16.124.2^ISO|DSQ|QC|20260102090000||RDE^O11^RDE_O11|{control_id}|P|2.5\r"
+        f"PID|1||{zlib.crc32(control_id.encode()) % 500}^^^CHUM^MR||Lavoie^Hélène||19541231|F\r"
+        f"ORC|NW|RX{control_id}^PHARM|||||||20260102085500|||1234^Tremblay^Luc\r"
+        + "|".join(rxe)
+        + "\rTQ1|1||BID\rRXR|PO^orale\r"
+    ).encode("utf-8")
+
+
+def radiology(control_id: str) -> bytes:
+    """An imaging ORU^R01 (v2.5.1): a final CT report with its accession and two text lines."""
+    obr = ["OBR", "1", "", f"F{control_id}^RIS", "24627-2^TDM thorax^LN", "", "", "20260103080000"]
+    obr += [""] * 10 + [f"ACC{control_id}"] + [""] * 6 + ["F"]
+    return (
+        f"MSH|^~\\&|SIL^2.16.124.1^ISO|CHUM^2.16.124.2^ISO|DSQ|QC|20260103120000||ORU^R01^ORU_R01|{control_id}|P|2.5.1\r"
+        f"PID|1||{zlib.crc32(control_id.encode()) % 500}^^^CHUM^MR||Gagnon^Josée||19600101|F\r"
+        + "|".join(obr)
+        + "\rOBX|1|FT|18782-3^Impression^LN||Poumons clairs.\\.br\\Aucune lésion suspecte.||||||F\r"
     ).encode("utf-8")

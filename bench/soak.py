@@ -14,7 +14,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench.__main__ import ROOT, oru, start_hub
+from bench.messages import oru
+from bench.processes import ROOT, start_hub
 from hub.cli.client import MLLPClient, parse_ack
 
 sys.path.insert(0, str(ROOT / "tests" / "support"))

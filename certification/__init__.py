@@ -1,7 +1,10 @@
-"""TGV-style certification rules, rule sets and campaigns.
+"""TGV-style certification: structure, domain rules, the stateful status-transition rule, rule sets, campaigns.
 
-Imports only `hub.hl7` and itself. The rule engine and rule sets arrive with the
-certification issue; until then the pipeline's certify step has no rules to apply.
+Imports `hub.hl7` and `mappings` only.
 """
 
-__all__: list[str] = []
+from .campaign import TestPlan
+from .ruleset import RuleSet, RuleSetError, load_ruleset
+from .transitions import StatusTransitionRule
+
+__all__ = ["RuleSet", "RuleSetError", "StatusTransitionRule", "TestPlan", "load_ruleset"]

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from hub.hl7 import Code, Header, Issue, Location, Message
 
+from .conformance import validate_structure
 from .rules import RULES, Context
-from .structure import validate_structure
 from .transitions import DESCRIPTIONS as STATEFUL
 from .transitions import StatusTransitionRule
 
@@ -187,6 +187,14 @@ class RuleSetError(Exception):
 
     def __str__(self) -> str:
         return self.text
+
+
+def current_ruleset(domain: str) -> str:
+    """The newest ``tgv-<domain>-<version>`` rule set shipped, e.g. tgv-lab-2026.1 for "lab"."""
+    names = sorted(p.stem for p in RULESETS.glob(f"tgv-{domain}-*.yaml"))
+    if not names:
+        raise RuleSetError(f"no rule set for domain {domain!r} in {RULESETS}")
+    return max(names, key=lambda n: tuple(int(x) if x.isdigit() else 0 for x in n.rsplit("-", 1)[1].split(".")))
 
 
 @cache

@@ -1,7 +1,7 @@
 """Transports only: they move bytes and metadata to a `hub.interfaces.MessageHandler`.
 
-MLLP is here (`channels.mllp`); the SOAP channel is the `channels.soap` package, imported on
-its own so that an MLLP-only hub never loads twisted.web or lxml.
+MLLP is the `channels.mllp` package; SOAP is `channels.soap`, imported on its own so that an
+MLLP-only hub never loads twisted.web or lxml. TLS wrapping is `channels.tls`.
 """
 
 from .mllp import Limits, MLLPFactory, MLLPReceiver, frame

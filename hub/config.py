@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -42,6 +42,8 @@ class IntakeConfig(_Strict):
     """The group-commit writer."""
 
     max_batch: Annotated[int, Field(ge=1, le=10_000)] = 500
+    # frames waiting for the writer, all channels together, before the listeners stop reading
+    max_queued: Annotated[int, Field(ge=1, le=1_000_000)] = 5000
 
 
 class TLSConfig(_Strict):
@@ -51,6 +53,12 @@ class TLSConfig(_Strict):
     key: Path
     ca: Path | None = None
     client_certificate: Literal["required", "optional"] = "required"
+
+    @model_validator(mode="after")
+    def _ca_for_clients(self) -> TLSConfig:
+        if self.client_certificate == "required" and self.ca is None:
+            raise ValueError("client_certificate: required needs ca: the CA that signs partners' certificates")
+        return self
 
 
 class SecurityConfig(_Strict):
@@ -90,8 +98,11 @@ class ChannelConfig(_Strict):
     processing_ids: tuple[Literal["P", "T", "D"], ...] = ("P",)
     max_segments: Annotated[int, Field(ge=1)] = 10_000
     fs_grace: Annotated[float, Field(ge=0)] = 0.2
+    frame_timeout: Annotated[float, Field(gt=0)] = 30.0  # a frame must end this long after its first byte
     tls: TLSConfig | None = None
-    ruleset: str | None = None  # e.g. tgv-lab-2026.1 (certification/rulesets/)
+    # e.g. tgv-lab-2026.1 (certification/rulesets/); unset: the domain's current rule set; "none": off
+    ruleset: str | None = None
+    allow_plaintext: bool = False  # a listener on a non-loopback interface without tls: only on purpose
     certification: bool = False  # a certification channel: T traffic, never stored clinically
     exclusions: tuple[ExclusionConfig, ...] = ()
     max_document_bytes: Annotated[int, Field(ge=1)] = 8_388_608  # an OBX ED document, decoded
@@ -109,7 +120,7 @@ class ChannelConfig(_Strict):
     @field_validator("ruleset")
     @classmethod
     def _known_ruleset(cls, value: str | None) -> str | None:
-        if value is not None:
+        if value is not None and value != "none":
             from certification.ruleset import RuleSetError, load_ruleset
 
             try:
@@ -117,6 +128,31 @@ class ChannelConfig(_Strict):
             except RuleSetError as exc:
                 raise ValueError(str(exc)) from None
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _validation_on(cls, data: Any) -> Any:
+        """A channel without `ruleset` gets its domain's current rule set (`ruleset: none` turns it off)."""
+        if isinstance(data, dict) and data.get("ruleset") is None and data.get("domain") in ROUTES:
+            from certification.ruleset import current_ruleset
+
+            data = {**data, "ruleset": current_ruleset(str(data["domain"]))}
+        return data
+
+    @model_validator(mode="after")
+    def _plaintext_on_purpose(self) -> ChannelConfig:
+        """Plain text only on a loopback interface, or with allow_plaintext."""
+        if self.tls is None and not self.allow_plaintext and not listens_on_loopback(self.listen):
+            raise ValueError(
+                f"channel {self.name!r} listens on a non-loopback interface without tls:"
+                " add a tls block, or allow_plaintext: true on purpose"
+            )
+        return self
+
+    @property
+    def validates(self) -> bool:
+        """False when `ruleset: none` turned validation off."""
+        return self.ruleset not in (None, "none")
 
     @field_validator("domain")
     @classmethod
@@ -135,6 +171,22 @@ class ChannelConfig(_Strict):
         except LookupError:
             raise ValueError(f"unknown character set {value!r}") from None
         return value
+
+
+def listens_on_loopback(listen: str) -> bool:
+    """Whether a Twisted endpoint string names a loopback interface (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    kind, args, kwargs = _endpoint_parts(listen)
+    if kind == "unix":
+        return True
+    interface = kwargs.get("interface") or (args[1] if kind in ("tcp", "tcp6") and len(args) > 1 else "")
+    if interface == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(interface).is_loopback
+    except ValueError:
+        return False
 
 
 def soap_location(channel: ChannelConfig) -> str:

@@ -7,13 +7,31 @@ code as a value: no transport reads MSA-1 back out of the ACK bytes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
 from twisted.internet.defer import Deferred
+
+
+def peer_key(address: str) -> str:
+    """The key per-peer limits and refusal buckets count under: the address, an IPv6 one by its /64.
+
+    One IPv6 host commonly holds a whole /64; counting each address on its own would let it
+    open connections and spend refusal tokens without limit.
+    """
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 class Defect(StrEnum):
@@ -23,6 +41,7 @@ class Defect(StrEnum):
     TRUNCATED = "truncated"  # a <VT> arrived before the frame's <FS>
     JUNK = "junk"  # bytes outside any frame; the connection is closed
     OVERSIZE = "oversize"  # the frame passed the channel's cap; the connection is closed
+    SLOW = "slow"  # the frame did not end within the channel's frame timeout; the connection is closed
     MALFORMED = "malformed"  # a request (SOAP) that could not be read; it got a Fault
 
 
@@ -80,6 +99,12 @@ class MessageHandler(Protocol):
     def blocked(self, peer: str) -> bool:
         """True while this peer address is rate-limited for refused attempts."""
 
+    def accepting(self) -> bool:
+        """False while the queue to the writer is full: transports stop reading until told."""
+
+    def when_accepting(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (on the reactor thread) once the queue has room again."""
+
 
 @dataclass(frozen=True, slots=True)
 class DicomReply:
@@ -96,10 +121,3 @@ class DicomHandler(Protocol):
 
     def submit(self, data: bytes, peer: str, channel: str, tls_fingerprint: str) -> Deferred[DicomReply]:
         """Authorize, import and journal one object; never errbacks."""
-
-
-class Repository(Protocol):
-    """The durable store: one transaction per batch of prepared messages."""
-
-    def commit(self, batch: Sequence[object]) -> Sequence[object]:
-        """Store the batch in one transaction and return one verdict per item."""

@@ -12,6 +12,7 @@ import hashlib
 import io
 import struct
 import warnings
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +73,7 @@ def read_dicom(data: bytes) -> DicomObject:
             "pas un fichier DICOM partie 10 : préambule de 128 octets et « DICM » absents",
             "not a DICOM Part 10 file: the 128-byte preamble and 'DICM' prefix are missing",
         )
+    _check_inflated_size(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pydicom warns on odd values; what matters is checked below
@@ -92,6 +94,60 @@ def read_dicom(data: bytes) -> DicomObject:
         raise DicomError(
             f"objet DICOM illisible ({type(exc).__name__})", f"unreadable DICOM object ({type(exc).__name__})"
         ) from None
+
+
+DEFLATED = "1.2.840.10008.1.2.1.99"  # Deflated Explicit VR Little Endian
+INFLATE_CAP = 64 * 1024 * 1024  # bytes a deflated object may inflate to (metadata and SR are read, pixels dropped)
+
+
+def _check_inflated_size(data: bytes, cap: int = INFLATE_CAP) -> None:
+    """Refuse a deflated object that inflates past `cap`, before pydicom inflates it whole.
+
+    A few hundred KiB of deflate can stand for gigabytes: the dataset after the file meta group
+    is inflated here in bounded steps, and only an object within the cap goes on to pydicom.
+    """
+    end, syntax = _meta_group(data)
+    if syntax != DEFLATED:
+        return
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    size = 0
+    chunk = data[end:]
+    try:
+        while chunk and size <= cap:
+            size += len(inflater.decompress(chunk, 1 << 20))
+            chunk = inflater.unconsumed_tail
+    except zlib.error:
+        raise DicomError("données DICOM compressées illisibles", "unreadable deflated DICOM data") from None
+    if size > cap:
+        raise DicomError(
+            f"objet DICOM compressé au-delà de {cap} octets une fois décompressé",
+            f"deflated DICOM object inflates past {cap} bytes",
+        )
+
+
+def _meta_group(data: bytes) -> tuple[int, str]:
+    """Where the file meta group (0002) ends, and its Transfer Syntax UID ("" when unreadable).
+
+    The group is explicit VR little endian and starts with its length, (0002,0000) UL.
+    """
+    if data[132:136] != b"\x02\x00\x00\x00" or data[136:138] != b"UL":
+        return 0, ""
+    (length,) = struct.unpack_from("<I", data, 140)
+    end = 144 + length
+    pos = 144
+    while pos + 8 <= min(end, len(data)):
+        group, element = struct.unpack_from("<HH", data, pos)
+        vr = data[pos + 4 : pos + 6]
+        if vr in (b"OB", b"OW", b"UN", b"SQ", b"UT", b"UC", b"UR"):
+            (size,) = struct.unpack_from("<I", data, pos + 8)
+            start = pos + 12
+        else:
+            (size,) = struct.unpack_from("<H", data, pos + 6)
+            start = pos + 8
+        if (group, element) == (0x0002, 0x0010):
+            return end, data[start : start + size].rstrip(b"\x00 ").decode("ascii", "replace")
+        pos = start + size
+    return end, ""
 
 
 _UNDEFINED = 0xFFFFFFFF

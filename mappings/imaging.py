@@ -119,48 +119,48 @@ def map_imaging_report(msg: Message, header: Header) -> Mapped:
     patient = map_patient(msg)
     groups, zds_uid = _groups(msg)
     facility = part(header.sending_facility, header.d, 1)
-    reports = []
     warnings: list[Issue] = []
-    for g in groups:
-        obr = g.obr
-        accession = obr.value(18) or (g.ipc.value(1, 1) if g.ipc else "")
-        study_uid = zds_uid or (g.ipc.value(3, 1) if g.ipc else "")
-        lines: list[str] = []
-        findings: list[tuple[str, str, str]] = []
-        documents: list[Document] = []
-        for obx in g.obx:
-            value_type, code, system = obx.value(2), obx.value(3, 1), obx.value(3, 3)
-            if (code, system.upper()) == STUDY_UID_CODE:
-                study_uid = study_uid or obx.value(5, 1)
-            elif value_type == "ED":
-                documents.append(_document(obx, warnings))
-            elif value_type in _TEXT_TYPES:
-                text = "\n".join(obx.value(5, 1, 1, i + 1) for i in range(len(obx.repetitions(5))))
-                if value_type == "ST" and _UID.fullmatch(text):
-                    continue  # series or instance UIDs: identifiers, not report text
+    reports = tuple(_report(g, facility, zds_uid, warnings) for g in groups)
+    return Mapped("imaging", patient, warnings=tuple(warnings), imaging_reports=reports)
+
+
+def _report(g: _Group, facility: str, zds_uid: str, warnings: list[Issue]) -> ImagingReport:
+    """One report version: its text, coded findings and encapsulated documents."""
+    obr = g.obr
+    accession = obr.value(18) or (g.ipc.value(1, 1) if g.ipc else "")
+    study_uid = zds_uid or (g.ipc.value(3, 1) if g.ipc else "")
+    lines: list[str] = []
+    findings: list[tuple[str, str, str]] = []
+    documents: list[Document] = []
+    for obx in g.obx:
+        value_type, code, system = obx.value(2), obx.value(3, 1), obx.value(3, 3)
+        if (code, system.upper()) == STUDY_UID_CODE:
+            study_uid = study_uid or obx.value(5, 1)
+        elif value_type == "ED":
+            documents.append(_document(obx, warnings))
+        elif value_type in _TEXT_TYPES:
+            text = "\n".join(obx.value(5, 1, 1, i + 1) for i in range(len(obx.repetitions(5))))
+            if value_type != "ST" or not _UID.fullmatch(text):  # series or instance UIDs are no report text
                 lines.append(text)
-            elif value_type in _CODED_TYPES:
-                findings.append((code, system, obx.value(5, 2) or obx.value(5, 1)))
-        reports.append(
-            ImagingReport(
-                key=_key(facility, obr, g.orc, accession),
-                placer_number=obr.value(2, 1),
-                filler_number=obr.value(3, 1),
-                accession=accession,
-                study_uid=study_uid,
-                code=obr.value(4, 1),
-                code_text=obr.value(4, 2),
-                code_system=obr.value(4, 3),
-                status=obr.value(25),
-                observed_at=to_iso(obr.value(7, 1)),
-                reported_at=to_iso(obr.value(22, 1)),
-                text="\n".join(lines),
-                findings=tuple(findings),
-                documents=tuple(documents),
-                section=obr.value(24),
-            )
-        )
-    return Mapped("imaging", patient, warnings=tuple(warnings), imaging_reports=tuple(reports))
+        elif value_type in _CODED_TYPES:
+            findings.append((code, system, obx.value(5, 2) or obx.value(5, 1)))
+    return ImagingReport(
+        key=_key(facility, obr, g.orc, accession),
+        placer_number=obr.value(2, 1),
+        filler_number=obr.value(3, 1),
+        accession=accession,
+        study_uid=study_uid,
+        code=obr.value(4, 1),
+        code_text=obr.value(4, 2),
+        code_system=obr.value(4, 3),
+        status=obr.value(25),
+        observed_at=to_iso(obr.value(7, 1)),
+        reported_at=to_iso(obr.value(22, 1)),
+        text="\n".join(lines),
+        findings=tuple(findings),
+        documents=tuple(documents),
+        section=obr.value(24),
+    )
 
 
 def _document(obx: Segment, warnings: list[Issue]) -> Document:

@@ -1,4 +1,4 @@
-"""Plain record values a mapping produces; hub/store.py turns them into rows.
+"""Plain record values a mapping produces; hub/store/rows.py turns them into rows.
 
 Not ``frozen``: a frozen dataclass sets each field through ``object.__setattr__``, and in this
 mypyc-compiled module that made building one Observation 5.1 µs against 0.7 µs (a 2 KB ORU

@@ -128,13 +128,13 @@ class SOAPResource(Resource):
     def _run(self, operation: str, op: Any, request: Any) -> Deferred[Any]:
         host = getattr(request.getClientAddress(), "host", "")
         fingerprint = _fingerprint(request)
+        if self.handler.blocked(host):  # both operations: a blocked peer is not served, nor journaled again
+            raise FaultError(True, "too many refused attempts from this address; try later", 429)
         if operation == "SubmitDICOM":
             if self.dicom is None or not self.limits.dicom:
                 raise FaultError(True, "DICOM objects are taken by imaging channels only")
             data = base64_child(op, "object", required=True) or b""
             return self.dicom.submit(data, host, self.channel, fingerprint).addCallback(dicom_element)
-        if self.handler.blocked(host):
-            raise FaultError(True, "too many refused attempts from this address; try later", 429)
         text = child(op, "message")
         encoded = base64_child(op, "messageBase64", required=False)
         if (text is None) == (encoded is None):

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from hub.cli.common import config_option, engine_for
+from hub.cli.common import config_option, echo, engine_for
 
 
 @click.group()
@@ -20,14 +20,19 @@ def certify() -> None:
 def _reports(result: Any, folder: Path) -> None:
     """Write the HTML, JSON and JUnit reports; print one line per scenario."""
     from certification.report import to_html, to_json, to_junit
+    from hub.store.db import private_file, private_folder
 
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "report.html").write_text(to_html(result), encoding="utf-8")
-    (folder / "report.json").write_text(to_json(result), encoding="utf-8")
-    (folder / "junit.xml").write_bytes(to_junit(result))
+    private_folder(folder)  # reports quote the messages of test traffic
+    for name, data in (
+        ("report.html", to_html(result).encode("utf-8")),
+        ("report.json", to_json(result).encode("utf-8")),
+        ("junit.xml", to_junit(result)),
+    ):
+        private_file(folder / name)
+        (folder / name).write_bytes(data)
     for s in result.scenarios:
-        click.echo(f"{s.scenario.id}\t{'PASS' if s.passed else 'FAIL'}\t{s.scenario.title}")
-    click.echo(f"reports in {folder}")
+        echo(f"{s.scenario.id}\t{'PASS' if s.passed else 'FAIL'}\t{s.scenario.title}")
+    echo(f"reports in {folder}")
 
 
 @certify.command("run")
@@ -59,7 +64,7 @@ def certify_run(config_file: str | None, out: Path | None, files: tuple[Path, ..
     journal_run(engine, result)
     if result.passed:
         cert_id = issue(engine, result)
-        click.echo(f"certificate {cert_id}: {product} {product_version} under {test_plan.name}")
+        echo(f"certificate {cert_id}: {product} {product_version} under {test_plan.name}")
     sys.exit(0 if result.passed else 1)
 
 
@@ -89,7 +94,7 @@ def certify_import_profile(profile: Path, rule_id: str, rule_version: str, domai
     header = f"# Imported from {profile.name} (HL7 {hl7_version}) by `passerelle certify import-profile`.\n"
     out.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     count = sum(len(m["fields"]) for m in data["messages"].values())
-    click.echo(f"{out}: {len(data['messages'])} message type(s), {count} field constraints")
+    echo(f"{out}: {len(data['messages'])} message type(s), {count} field constraints")
 
 
 @certify.command("open")
@@ -108,7 +113,7 @@ def certify_open(config_file: str | None, plan: str, vendor: str, product: str, 
         campaign_id = open_campaign(engine_for(config_file), plan, (vendor, product, product_version))
     except (FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"campaign {campaign_id} open for {product} {product_version} under {plan}")
+    echo(f"campaign {campaign_id} open for {product} {product_version} under {plan}")
 
 
 @certify.command("close")
@@ -136,7 +141,7 @@ def certify_certificates(config_file: str | None, as_json: bool) -> None:
 
     rows = list_certificates(engine_for(config_file))
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        echo(json.dumps(rows, indent=2))
         return
     for r in rows:
-        click.echo(f"{r['id']:>4} {r['product']} {r['version']}  {r['plan']}  {r['issued']} -> {r['expires']}")
+        echo(f"{r['id']:>4} {r['product']} {r['version']}  {r['plan']}  {r['issued']} -> {r['expires']}")

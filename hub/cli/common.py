@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import click
 
 from hub.config import Config, ConfigError, config_path, load
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but TAB and LF
+
+
+def printable(text: str) -> str:
+    """`text` with its control characters shown as ``\\xNN``: a stored value never drives the terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def echo(text: str = "", *, err: bool = False) -> None:
+    """click.echo for text that holds stored or received values: control characters are shown, not sent."""
+    click.echo(printable(text), err=err)
 
 
 def load_config(path: str | None) -> Config:

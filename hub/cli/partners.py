@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from hub.cli.common import config_option, engine_for
+from hub.cli.common import config_option, echo, engine_for
 from hub.governance.policy import CATEGORIES as CATEGORY_NAMES
 
 
@@ -37,11 +37,11 @@ def partners_list(config_file: str | None, as_json: bool) -> None:
 
     rows = list_partners(engine_for(config_file))
     if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     for r in rows:
         product = f"{r['product']['name']} {r['product']['version']}"
-        click.echo(f"{r['id']:24} {r['state']:10} {r['category']:22} {','.join(r['domains']):18} {product}")
+        echo(f"{r['id']:24} {r['state']:10} {r['category']:22} {','.join(r['domains']):18} {product}")
 
 
 @partners.command("show")
@@ -55,7 +55,7 @@ def partners_show(config_file: str | None, partner_id: str) -> None:
     found = [r for r in list_partners(engine) if r["id"] == partner_id]
     if not found:
         raise click.ClickException(f"no partner {partner_id!r}")
-    click.echo(json.dumps({**found[0], "history": history(engine, partner_id)}, ensure_ascii=False, indent=2))
+    echo(json.dumps({**found[0], "history": history(engine, partner_id)}, ensure_ascii=False, indent=2))
 
 
 @partners.command("import")
@@ -76,9 +76,9 @@ def partners_import(config_file: str | None, operator: str | None, reason: str, 
     report = import_specs(engine_for(config_file), specs, _operator(operator), reason)
     for name in ("added", "updated", "unchanged"):
         for partner_id in getattr(report, name):
-            click.echo(f"{name}\t{partner_id}")
+            echo(f"{name}\t{partner_id}")
     for partner_id, why in report.refused:
-        click.echo(f"refused\t{partner_id}\t{why}")
+        echo(f"refused\t{partner_id}\t{why}")
     sys.exit(1 if report.refused else 0)
 
 
@@ -120,7 +120,7 @@ def partners_add(config_file: str | None, operator: str | None, reason: str, **f
     report = import_specs(engine, [spec], _operator(operator), reason)
     if report.refused:
         raise click.ClickException(f"{spec.id}: {report.refused[0][1]}")
-    click.echo(f"added\t{spec.id}")
+    echo(f"added\t{spec.id}")
 
 
 def _change(config_file: str | None, partner_id: str, action: str, operator: str | None, reason: str) -> None:
@@ -130,7 +130,7 @@ def _change(config_file: str | None, partner_id: str, action: str, operator: str
         state = change_state(engine_for(config_file), partner_id, action, _operator(operator), reason)
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{partner_id}: {state}")
+    echo(f"{partner_id}: {state}")
 
 
 reason_option = click.option("--reason", required=True, help="Why (journaled).")
@@ -179,6 +179,6 @@ def journal_verify(config_file: str | None) -> None:
 
     broken, count, head = verify(engine_for(config_file))
     if broken is not None:
-        click.echo(f"broken at entry {broken.seq}: {broken.problem} ({count} entries verified before it)", err=True)
+        echo(f"broken at entry {broken.seq}: {broken.problem} ({count} entries verified before it)", err=True)
         sys.exit(1)
-    click.echo(f"ok: {count} entries, head {head or '-'}")
+    echo(f"ok: {count} entries, head {head or '-'}")

@@ -19,6 +19,8 @@ from hub.interfaces import Outcome
 
 from .outcome import Prepared, Status
 
+MAX_ERR = 100  # ERR segments in one ACK at most, whatever found them; one more says how many were left out
+
 # The pipeline's and the writer's verdicts, in the ACK builder's words.
 _ANSWERS = {Status.ACCEPTED: "accepted", Status.FILTERED: "accepted", Status.ERROR: "error"}
 
@@ -77,7 +79,7 @@ class Acknowledger:
         text = build_ack(
             code,
             header,
-            issues,
+            capped(issues),
             application=self.application,
             facility=self.facility,
             control_id=self.new_id(),
@@ -85,6 +87,26 @@ class Acknowledger:
             ascii_only=codec == "ascii",
         )
         return replace(p, ack=text.encode(codec, errors="replace"), ack_code=Outcome(code))
+
+
+def capped(issues: tuple[Issue, ...]) -> tuple[Issue, ...]:
+    """At most MAX_ERR issues, errors first, and one more saying how many were left out.
+
+    Parser, escape, base64, rule and mapping warnings all end up here: no source can make an
+    ACK larger than the message it answers by more than a bounded amount.
+    """
+    if len(issues) <= MAX_ERR:
+        return issues
+    ordered = sorted(issues, key=lambda i: i.severity != "E")  # stable: errors first, in order
+    left = len(issues) - MAX_ERR
+    more = Issue(
+        Code.OTHER,
+        Location(),
+        f"{left} autre(s) problème(s) non listé(s)",
+        f"{left} more issue(s) not listed",
+        "E" if any(i.severity == "E" for i in ordered[MAX_ERR:]) else "W",
+    )
+    return (*ordered[:MAX_ERR], more)
 
 
 def echo_safe(h: Header) -> bool:

@@ -5,7 +5,6 @@ Each raises from the `hub.hl7.errors` tree; the pipeline turns that into an outc
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import Mapping
 
 from hub.hl7 import KNOWN_VERSIONS, Code, ContentError, Header, Issue, Location, RejectError
@@ -72,6 +71,7 @@ def defect_issue(defect: Defect) -> Issue:
         Defect.JUNK: ("octets hors trame MLLP", "bytes outside an MLLP frame"),
         Defect.OVERSIZE: ("trame trop grande", "frame or body over the size cap"),
         Defect.MALFORMED: ("requête SOAP refusée", "SOAP request refused (Fault sent)"),
+        Defect.SLOW: ("trame non terminée à temps", "frame not completed in time"),
     }
     fr, en = texts[defect]
     code = Code.SEGMENT_SEQUENCE if defect is Defect.EMPTY else Code.OTHER
@@ -79,16 +79,17 @@ def defect_issue(defect: Defect) -> Issue:
 
 
 def charset_hint(label: str, aliases: Mapping[str, str]) -> str:
-    """The codec a transport's charset hint names, as an MSH-18 label or a codec name; else AR 103."""
+    """The codec a transport's charset hint names: a table 0211 value or a configured alias; else AR 103.
+
+    Never any Python codec name: a hint like ``rot13`` or ``unicode_escape`` would decode the
+    message into something its sender never wrote.
+    """
     try:
         return resolve_charset(label, aliases)
     except RejectError:
-        try:
-            return codecs.lookup(label).name
-        except LookupError:
-            raise RejectError.at(
-                Code.TABLE_VALUE_NOT_FOUND, Location("MSH", 1, 18), "jeu de caractères inconnu", "unknown charset"
-            ) from None
+        raise RejectError.at(
+            Code.TABLE_VALUE_NOT_FOUND, Location("MSH", 1, 18), "jeu de caractères inconnu", "unknown charset"
+        ) from None
 
 
 def check_documents(mapped: Mapped, policy: ChannelPolicy) -> None:

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, insert, or_, select
+from sqlalchemy import Connection, Engine, Table, insert, or_, select, text
 
 from hub.engine.outcome import Status
+from hub.engine.writer import StaleDirectory
+from hub.governance.directory import MARK_SQL
 from hub.governance.journal import ChainWriter
 from hub.store.models import DicomInstance, ImagingOrder, ImagingReport
 from hub.store.records import resolve_patient
@@ -56,8 +58,14 @@ def import_dicom(
     peer: str = "",
     partner_id: str = "",
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    registry_mark: tuple[object, ...] | None = None,
 ) -> DicomResult:
-    """Import one DICOM object; never raises for bad input (the attempt is journaled)."""
+    """Import one DICOM object; never raises for bad input (the attempt is journaled).
+
+    With `registry_mark` (the registry version the link was decided at), the transaction first
+    reads the registry's version and raises `StaleDirectory` when it moved: the caller decides
+    the link again, so a cut or a rotated certificate is in force from the first commit after it.
+    """
     sha = hashlib.sha256(data).hexdigest()
     try:
         obj: DicomObject | None = read_dicom(data)
@@ -65,6 +73,8 @@ def import_dicom(
     except DicomError as err:
         obj, problem = None, err
     with engine.begin() as conn:
+        if registry_mark is not None and tuple(conn.execute(text(MARK_SQL)).one()) != registry_mark:
+            raise StaleDirectory
         chain = ChainWriter(conn)
 
         def journal(status: Status, reason: str, uid: str = "", raw: bytes | None = None, codes: str = "") -> None:
@@ -128,31 +138,33 @@ def _store(
         text = "no Patient ID (0010,0020) and no HL7 order or report with its accession or Study UID"
         journal(Status.ERROR, text, uid, codes="101")
         return DicomResult(Status.ERROR, text, uid, obj.study_uid)
-    conn.execute(
-        insert(dicom_instances),
-        {
-            "sop_instance_uid": uid,
-            "sop_class_uid": obj.sop_class_uid,
-            "study_uid": obj.study_uid,
-            "series_uid": obj.series_uid,
-            "accession": obj.accession,
-            "patient_id": patient_id,
-            "modality": obj.modality,
-            "study_date": obj.study_date,
-            "study_description": obj.study_description,
-            "series_description": obj.series_description,
-            "charset": obj.charset,
-            "report_text": obj.report_text,
-            "sha256": sha,
-            "size": obj.size,
-            "source": source,
-            "imported_at": clock(),
-        },
-    )
+    conn.execute(insert(dicom_instances), _instance_row(obj, sha, patient_id, source, clock()))
     keys = tuple(dict.fromkeys(key for key, _patient in linked))
     reason = f"linked to {len(keys)} order(s)/report(s)" if keys else "no HL7 order or report linked yet"
     journal(Status.ACCEPTED, reason, uid)
     return DicomResult(Status.ACCEPTED, reason, uid, obj.study_uid, patient_id, keys)
+
+
+def _instance_row(obj: DicomObject, sha: str, patient_id: int, source: str, now: datetime) -> dict[str, Any]:
+    """The `dicom_instances` row of an imported object."""
+    return {
+        "sop_instance_uid": obj.sop_instance_uid,
+        "sop_class_uid": obj.sop_class_uid,
+        "study_uid": obj.study_uid,
+        "series_uid": obj.series_uid,
+        "accession": obj.accession,
+        "patient_id": patient_id,
+        "modality": obj.modality,
+        "study_date": obj.study_date,
+        "study_description": obj.study_description,
+        "series_description": obj.series_description,
+        "charset": obj.charset,
+        "report_text": obj.report_text,
+        "sha256": sha,
+        "size": obj.size,
+        "source": source,
+        "imported_at": now,
+    }
 
 
 def _linked(conn: Connection, obj: DicomObject) -> list[tuple[str, int]]:

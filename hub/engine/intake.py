@@ -14,10 +14,11 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from twisted.internet.defer import Deferred, succeed
 
 from hub.interfaces import Inbound, Reply
+from hub.logs import short_id
 
 from .outcome import Prepared, Status, Verdict, reply
 from .pipeline import Pipeline
@@ -48,22 +49,34 @@ def process(
     prepared afresh after `refresh`: nothing is written under the old authorization.
     """
     for _attempt in range(MAX_STALE):
-        prepared = [pipeline.prepare(i) for i in batch]
+        items, dropped = pipeline.prepare_batch(batch)
+        prepared = [p for p in items if p is not None]
         try:
-            verdicts = store.commit(prepared)
+            verdicts = store.commit([*prepared, *dropped])
         except StaleDirectory:
             _refresh(refresh)
             continue
-        except IntegrityError:
-            # Another worker process stored one of these keys meanwhile: retry one by one so
-            # the dedupe lookup sees its row, and the others are not held back by it.
-            return [_one_by_one(pipeline, store, p) for p in prepared]
+        except (IntegrityError, DataError):
+            # Another worker process stored one of these keys meanwhile, or the database refused
+            # one message's value: retry one by one, so the dedupe lookup sees the other row and
+            # a refused value fails only its own message.
+            replies = [_one_by_one(pipeline, store, p) for p in prepared]
+            for summary in dropped:
+                _one_by_one(pipeline, store, summary)
+            return _spread(items, replies)
         except Exception as exc:  # any database failure: negative ACK, never AA
             log.error("commit_failed", error=type(exc).__name__, count=len(prepared))
-            return [_final(_outage(pipeline, p)) for p in prepared]
-        return [_final(v) for v in verdicts]
+            return _spread(items, [_final(_outage(pipeline, p)) for p in prepared])
+        return _spread(items, [_final(v) for v in verdicts[: len(prepared)]])
     log.error("directory_unsettled", count=len(batch))
-    return [_final(_outage(pipeline, p)) for p in prepared]
+    items, _dropped = pipeline.prepare_batch(batch)
+    return _spread(items, [_final(_outage(pipeline, p)) for p in items if p is not None])
+
+
+def _spread(items: Sequence[Prepared | None], replies: Sequence[Reply | None]) -> list[Reply | None]:
+    """One reply per frame: dropped frames (None) get none."""
+    answers = iter(replies)
+    return [None if p is None else next(answers) for p in items]
 
 
 def _one_by_one(pipeline: Pipeline, store: Committer, p: Prepared) -> Reply | None:
@@ -71,8 +84,19 @@ def _one_by_one(pipeline: Pipeline, store: Committer, p: Prepared) -> Reply | No
         (verdict,) = store.commit([p])
     except Exception as exc:
         log.error("commit_failed", error=type(exc).__name__, count=1)
-        return _final(_outage(pipeline, p))
+        failed = _outage(pipeline, p)
+        if isinstance(exc, DataError) and p.status is not Status.REJECTED:
+            _journal_refused(store, failed.prepared)
+        return _final(failed)
     return _final(verdict)
+
+
+def _journal_refused(store: Committer, p: Prepared) -> None:
+    """Journal an attempt whose values the database refused (AR 207), its raw bytes kept."""
+    try:
+        store.commit([p])
+    except Exception as exc:
+        log.error("journal_failed", error=type(exc).__name__)
 
 
 def _outage(pipeline: Pipeline, p: Prepared) -> Verdict:
@@ -88,7 +112,7 @@ def _final(v: Verdict) -> Reply | None:
         "message",
         channel=p.inbound.channel,
         peer=p.inbound.peer,
-        control_id=h.control_id if h else "",
+        control_id=short_id(h.control_id) if h else "",
         message_type=h.message_type if h else "",
         status=v.status.value,
         ack_code=p.code,
@@ -124,6 +148,14 @@ class InlineIntake:
         """Whether the pipeline's limiter blocks this peer."""
         return self.pipeline.limiter.blocked(peer)
 
+    def accepting(self) -> bool:
+        """Always: each frame is processed before `handle` returns."""
+        return True
+
+    def when_accepting(self, callback: Callable[[], None]) -> None:
+        """Call now: there is never a queue."""
+        callback()
+
 
 class GroupCommitIntake:
     """The production handler: a writer thread batching everything that queued up."""
@@ -133,10 +165,17 @@ class GroupCommitIntake:
         pipeline: Pipeline,
         store: Committer,
         call_from_thread: Callable[..., Any],
+        *,
         max_batch: int = 500,
         refresh: Callable[[], object] = lambda: None,
+        max_queued: int = 5000,
+        on_death: Callable[[], object] = lambda: None,
     ) -> None:
         self.refresh = refresh
+        self.max_queued = max_queued  # frames waiting for the writer before transports stop reading
+        self.on_death = on_death  # called on the reactor when the writer thread ends unasked
+        self._waiters: list[Callable[[], None]] = []  # reactor thread only
+        self._stopping = False
         self.pipeline = pipeline
         self.store = store
         self.call_from_thread = call_from_thread
@@ -152,8 +191,30 @@ class GroupCommitIntake:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish the batch in hand, then stop (frames still queued get no ACK: resent later)."""
+        self._stopping = True
         self._queue.put(None)
         self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        """True while the writer thread runs."""
+        return self._thread.is_alive()
+
+    def accepting(self) -> bool:
+        """False while `max_queued` frames wait for the writer (reactor thread)."""
+        return self._queue.qsize() < self.max_queued
+
+    def when_accepting(self, callback: Callable[[], None]) -> None:
+        """Call `callback` on the reactor once the queue is down to half its bound."""
+        if self.accepting():
+            callback()
+        else:
+            self._waiters.append(callback)
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for callback in waiters:
+            callback()
 
     def blocked(self, peer: str) -> bool:
         """Whether the pipeline's limiter blocks this peer (reactor thread)."""
@@ -166,6 +227,19 @@ class GroupCommitIntake:
         return d
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            if not self._stopping:  # an exit nobody asked for: the hub must not go on answering nothing
+                self._died()
+
+    def _died(self) -> None:
+        try:
+            log.error("writer_died")
+        finally:
+            self.call_from_thread(self.on_death)
+
+    def _loop(self) -> None:
         while True:
             first = self._queue.get()
             if first is None:
@@ -181,6 +255,8 @@ class GroupCommitIntake:
                     stop = True
                     break
                 items.append(nxt)
+            if self._waiters and self._queue.qsize() < self.max_queued // 2:
+                self.call_from_thread(self._wake)
             if not self.store.checks_directory:  # else the commit checks it, in its own transaction
                 _refresh(self.refresh)
             try:

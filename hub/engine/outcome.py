@@ -28,7 +28,8 @@ class Status(StrEnum):
     CERTIFICATION = "certification"  # certification traffic kept in its campaign, never clinical
     FILTERED = "filtered"  # AA, but every record fell under a channel exclusion: nothing stored
     IGNORED = "ignored"  # an ACK sent to the hub: journaled, never acknowledged
-    PROTOCOL = "protocol"  # framing failure: junk or oversize, connection closed
+    PROTOCOL = "protocol"  # framing failure: junk, oversize or too slow, connection closed
+    DROPPED = "dropped"  # frames queued by a peer that got blocked meanwhile: one entry counts them
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,7 @@ class Prepared:
     ack_code: Outcome | None = None  # MSA-1 of `ack`, set with it
     partner_id: str = ""
     decision: str = ""  # the link policy's reason code
+    registry_mark: tuple[object, ...] | None = None  # the registry version the link was decided at
     transitions: StatusTransitionRule | None = None  # checked by the writer against the stored statuses
     campaign_product: tuple[str, str] | None = None  # certification traffic: the open campaign's product
 

@@ -12,7 +12,7 @@ once and turns them into an outcome with its issues.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import structlog
@@ -33,11 +33,13 @@ from hub.hl7 import (
     read_header,
 )
 from hub.hl7.message import part
+from hub.hl7.peek import peek_header
 from hub.interfaces import Defect, Inbound
+from hub.logs import short_id
 from mappings import Mapped, routes_for
 from mappings.exclusions import apply_exclusions
 
-from .acks import Acknowledger
+from .acks import MAX_ERR, Acknowledger
 from .checks import LINK_REFUSED, charset_hint, check_documents, check_header, defect_issue
 from .outcome import Prepared, Status
 from .policy import ChannelPolicy
@@ -45,7 +47,6 @@ from .policy import ChannelPolicy
 log = structlog.get_logger("passerelle.pipeline")
 
 JOURNAL_RAW_CAP = 65_536  # bytes of a refused attempt kept in the journal
-MAX_ERR = 100  # ERR segments in one ACK at most
 INTERNAL = Issue(Code.INTERNAL_ERROR, Location(), "erreur interne", "internal error")
 
 
@@ -60,9 +61,37 @@ class Pipeline:
     charset_aliases: Mapping[str, str] = field(default_factory=dict)
 
     def prepare(self, inbound: Inbound) -> Prepared:
-        """Steps 1-5: decode, parse, authorize, check, map; never raises."""
+        """Steps 1-5: decode, parse, authorize, check, map; never raises.
+
+        A negative outcome for a sender that was never identified (an empty or junk frame, bytes
+        that do not parse, an unknown MSH-3/MSH-4) spends a token of its peer's refusal bucket,
+        as a refused link does.
+        """
+        prepared = self._prepare(inbound)
+        if not prepared.partner_id and prepared.status in _UNIDENTIFIED:
+            self.limiter.refused(inbound.peer)
+        return prepared
+
+    def prepare_batch(self, batch: Sequence[Inbound]) -> tuple[list[Prepared | None], list[Prepared]]:
+        """Prepare a batch in arrival order; frames of a peer blocked meanwhile are dropped.
+
+        Returns one item per frame (None for a dropped one) and one DROPPED entry per blocked
+        peer and channel, counting the frames it had queued: the journal grows by one entry,
+        not one per frame.
+        """
+        out: list[Prepared | None] = []
+        dropped: dict[tuple[str, str], list[Inbound]] = {}
+        for inbound in batch:
+            if self.limiter.blocked(inbound.peer):
+                dropped.setdefault((inbound.peer, inbound.channel), []).append(inbound)
+                out.append(None)
+            else:
+                out.append(self.prepare(inbound))
+        return out, [_dropped(frames) for frames in dropped.values()]
+
+    def _prepare(self, inbound: Inbound) -> Prepared:
         sha = hashlib.sha256(inbound.raw).hexdigest()
-        if inbound.defect in (Defect.JUNK, Defect.OVERSIZE, Defect.MALFORMED):
+        if inbound.defect in (Defect.JUNK, Defect.OVERSIZE, Defect.MALFORMED, Defect.SLOW):
             return Prepared(inbound, sha, Status.PROTOCOL, issues=(defect_issue(inbound.defect),))
         start = Prepared(inbound, sha, Status.REJECTED)
         try:
@@ -94,7 +123,7 @@ class Pipeline:
             header = read_header(msg)
             p = replace(p, header=header)
             ruling = self._authorize(inbound, header, policy)
-            p = replace(p, partner_id=ruling.partner_id, decision=ruling.reason)
+            p = replace(p, partner_id=ruling.partner_id, decision=ruling.reason, registry_mark=ruling.mark)
             is_ack = header.message_code == "ACK" or msg.first("MSA") is not None
             if not ruling.allowed:  # never ACK an ACK, even to refuse it
                 return replace(p, status=Status.REFUSED, issues=(LINK_REFUSED,)), not is_ack
@@ -105,7 +134,9 @@ class Pipeline:
             mapped = self._map(msg, header, policy)
             check_documents(mapped, policy)
         except HL7Error as err:
-            raise _Failed(err, p) from None
+            if p.partner_id or p.header is not None:
+                raise _Failed(err, p) from None
+            return self._before_authorization(p, err, policy)
         except Exception as exc:  # a bug on odd input must cost one AR, never the hub
             log.error("prepare_failed", error=type(exc).__name__, where=_where(exc), channel=inbound.channel)
             raise _Failed(RejectError(INTERNAL), p) from None
@@ -114,6 +145,22 @@ class Pipeline:
         warnings = (*decoded.warnings, *msg.warnings, *rule_warnings, *mapped.warnings)
         transitions = policy.ruleset.transition_rule() if policy.ruleset else None
         return replace(p, status=status, issues=warnings, mapped=mapped, transitions=transitions), True
+
+    def _before_authorization(self, p: Prepared, err: HL7Error, policy: ChannelPolicy) -> tuple[Prepared, bool]:
+        """The message failed before its sender was identified: authorize from its MSH alone.
+
+        A sender refused by the link policy gets the bare AR 207, never the detail of what is
+        wrong with its bytes. One that is allowed gets the error as usual; bytes whose MSH
+        can't be read at all get the error of their envelope (no content to tell).
+        """
+        header = peek_header(p.inbound.raw)
+        if header is None:
+            raise _Failed(err, p)
+        ruling = self._authorize(p.inbound, header, policy)
+        p = replace(p, partner_id=ruling.partner_id, decision=ruling.reason, registry_mark=ruling.mark)
+        if not ruling.allowed:
+            return replace(p, status=Status.REFUSED, issues=(LINK_REFUSED,)), header.message_code != "ACK"
+        raise _Failed(err, p)
 
     def _authorize(self, inbound: Inbound, header: Header, policy: ChannelPolicy) -> Ruling:
         """Step 2: the link policy; a refusal is a security event and spends a rate-limit token."""
@@ -132,7 +179,7 @@ class Pipeline:
                 "link_refused",
                 channel=inbound.channel,
                 peer=inbound.peer,
-                control_id=header.control_id,
+                control_id=short_id(header.control_id),
                 partner=ruling.partner_id,
                 reason=ruling.reason,
                 peer_blocked=blocked,
@@ -176,6 +223,24 @@ class Pipeline:
         if policy is not None and policy.certification and p.status is not Status.REFUSED and p.partner_id:
             p = replace(p, campaign_product=self.directory.product_of(p.partner_id))
         return self.acks.answer(p)
+
+
+_UNIDENTIFIED = (Status.ERROR, Status.REJECTED, Status.PROTOCOL)  # REFUSED spends in `_authorize`
+
+
+def _dropped(frames: list[Inbound]) -> Prepared:
+    """One journal entry for the frames a blocked peer had queued: how many, how many bytes."""
+    first = frames[0]
+    size = sum(len(f.raw) for f in frames)
+    issue = Issue(
+        Code.OTHER,
+        Location(),
+        f"{len(frames)} trame(s) abandonnée(s) : pair bloqué",
+        f"{len(frames)} frame(s) dropped: peer blocked",
+        "W",
+    )
+    inbound = replace(first, raw=b"", size=size, defect=None)
+    return Prepared(inbound, hashlib.sha256(b"").hexdigest(), Status.DROPPED, issues=(issue,))
 
 
 class _Failed(Exception):  # noqa: N818 - carries a step's HL7 error with what was known then

@@ -16,6 +16,7 @@ from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.endpoints import serverFromString
 
 from certification.ruleset import load_ruleset
+from channels.limits import LimitedFactory
 from channels.mllp import Limits, MLLPFactory
 from channels.soap import SoapLimits
 from channels.soap import site as soap_site
@@ -43,7 +44,7 @@ def policy(channel: ChannelConfig) -> ChannelPolicy:
         default_charset=channel.default_charset,
         processing_ids=frozenset(channel.processing_ids),
         max_segments=channel.max_segments,
-        ruleset=load_ruleset(channel.ruleset) if channel.ruleset else None,
+        ruleset=load_ruleset(channel.ruleset) if channel.ruleset and channel.validates else None,
         certification=channel.certification,
         exclusions=tuple(
             Exclusion(e.id, frozenset(_code_key(c) for c in e.codes), frozenset(e.sections)) for e in channel.exclusions
@@ -66,6 +67,7 @@ def limits(channel: ChannelConfig) -> Limits:
         max_connections=channel.max_connections,
         max_connections_per_peer=channel.max_connections_per_peer,
         fs_grace=channel.fs_grace,
+        frame_timeout=channel.frame_timeout,
     )
 
 
@@ -144,11 +146,12 @@ class Hub:
 
     service: MultiService
     intake: GroupCommitIntake
+    writer_died: bool = False
 
     @property
     def failed(self) -> bool:
-        """True when a channel could not listen."""
-        return any(isinstance(c, ChannelService) and c.failed for c in self.service)
+        """True when a channel could not listen or the writer thread ended unasked: `serve` exits 1."""
+        return self.writer_died or any(isinstance(c, ChannelService) and c.failed for c in self.service)
 
     def stop(self) -> Deferred[None]:
         """Stop listening, then let the writer finish its batch (children stop in reverse order)."""
@@ -190,12 +193,14 @@ def build(config: Config, reactor: Any, sockets: dict[str, Any] | None = None, i
         pipeline,
         SQLStore(engine, directory=directory, acks=pipeline.acks),
         reactor.callFromThread,
-        config.intake.max_batch,
+        max_batch=config.intake.max_batch,
+        max_queued=config.intake.max_queued,
         refresh=lambda: directory.refresh(engine),
+        on_death=lambda: _writer_died(hub, reactor),
     )
     root = MultiService()  # type: ignore[no-untyped-call]
     WriterService(intake).setServiceParent(root)  # type: ignore[no-untyped-call]
-    dicom = DicomService(engine, directory, {c.name: c.domain for c in config.channels})
+    dicom = DicomService(engine, directory, {c.name: c.domain for c in config.channels}, pipeline.limiter)
     for channel in config.channels:
         factory = _factory(channel, intake, dicom, reactor)
         if sockets is not None:  # a worker of `serve --workers N`: adopt the parent's socket
@@ -204,7 +209,15 @@ def build(config: Config, reactor: Any, sockets: dict[str, Any] | None = None, i
             endpoint = serverFromString(reactor, channel.listen)  # type: ignore[no-untyped-call]
             service = ChannelService(channel.name, factory, reactor, endpoint=endpoint)
         service.setServiceParent(root)  # type: ignore[no-untyped-call]
-    return Hub(root, intake)
+    hub = Hub(root, intake)
+    return hub
+
+
+def _writer_died(hub: Hub, reactor: Any) -> None:
+    """The writer thread ended: stop listening at once; `serve` exits 1 and a supervisor restarts it."""
+    hub.writer_died = True
+    if reactor.running:
+        reactor.stop()
 
 
 def _factory(channel: ChannelConfig, intake: GroupCommitIntake, dicom: DicomService, reactor: Any) -> Any:
@@ -212,9 +225,10 @@ def _factory(channel: ChannelConfig, intake: GroupCommitIntake, dicom: DicomServ
     factory: Any
     if channel.protocol == "soap":
         soap_limits = SoapLimits(channel.max_frame_bytes, dicom=channel.domain == "imaging")
-        factory = soap_site(
+        site = soap_site(
             channel.name, intake, dicom, soap_limits, channel.idle_timeout, location=soap_location(channel)
         )
+        factory = LimitedFactory(site, channel.name, intake, channel.max_connections, channel.max_connections_per_peer)
     else:
         factory = MLLPFactory(channel.name, intake, limits(channel), clock=reactor)
     if channel.tls is not None:

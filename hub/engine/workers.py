@@ -116,9 +116,11 @@ def _worker(config: Config, sockets: dict[str, socket.socket], index: int) -> in
     from twisted.internet import reactor as twisted_reactor
 
     from hub.engine.service import start
+    from hub.logs import route_twisted
 
     reactor: Any = twisted_reactor
     structlog.contextvars.bind_contextvars(worker=index)
+    route_twisted()
     try:
         hub = start(config, reactor, sockets=sockets, import_partners=False)
     except Exception as exc:
@@ -127,4 +129,4 @@ def _worker(config: Config, sockets: dict[str, socket.socket], index: int) -> in
     reactor.addSystemEventTrigger("before", "shutdown", hub.stop)
     signal.signal(signal.SIGTERM, lambda *_: reactor.callFromThread(reactor.stop))
     reactor.run()
-    return 0
+    return 1 if hub.failed else 0

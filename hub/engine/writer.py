@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from hub.governance.directory import PartnerDirectory
 from hub.governance.journal import ChainWriter
@@ -90,6 +90,7 @@ class SQLStore:
         # pinged) from the pool at the next batch, so a restarted database is picked up.
         self._conn: Connection | None = None
         self._integrity: type[Exception] = engine.dialect.loaded_dbapi.IntegrityError
+        self._data_error: type[Exception] = engine.dialect.loaded_dbapi.DataError
         self._lock = writer_lock(engine)
 
     def _connection(self) -> Connection:
@@ -111,10 +112,13 @@ class SQLStore:
         try:
             with self._lock(), conn.begin():
                 return self._write(conn, batch)
-        except IntegrityError:  # another writer stored one of these keys: the connection is sound
+        except (IntegrityError, DataError):  # a key another writer stored, or a value refused: sound
             raise
         except self._integrity as exc:  # the same, raised by the driver's own cursor
             raise IntegrityError(None, None, exc) from exc
+        except self._data_error as exc:  # a value the database refuses, from the driver's cursor
+            self._drop_connection()
+            raise DataError(None, None, exc) from exc
         except Exception:
             self._drop_connection()
             raise
@@ -136,8 +140,14 @@ class SQLStore:
                 *records.reads(p.mapped for p in clinical if p.mapped is not None),
             ]
         )
-        if self.directory is not None and not self.directory.is_current(tuple(marks[0])):
-            raise StaleDirectory
+        if self.directory is not None:
+            current = tuple(marks[0])
+            # Each message names the registry version its link was decided at: one decided
+            # before the latest change (a cut, a rotated certificate) is prepared again.
+            if not self.directory.is_current(current) or any(
+                p.registry_mark is not None and p.registry_mark != current for p in batch
+            ):
+                raise StaleDirectory
         decisions = [self._decide(conn, records, p, known) for p in batch]
         message_ids = records.assign_ids()
         verdicts = [self._settle(chain, d, message_ids) for d in decisions]

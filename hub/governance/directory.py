@@ -11,22 +11,19 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
 from hub.governance.partners import PartnerSpec, certificates, events, identities, msh_key, partners
 from hub.governance.policy import LinkPolicy, in_force, load_policies
+from hub.interfaces import peer_key
 
-# What changes when the registry or the certificates change; built once, run once per batch.
-_MARK = select(
-    select(func.max(events.c.id)).scalar_subquery(),
-    select(func.count()).select_from(identities).scalar_subquery(),
-    select(func.max(certificates.c.id)).scalar_subquery(),
-    select(func.count()).select_from(partners).scalar_subquery(),
-)
+# The registry's version: every write to partners, identities, events or certificates bumps it
+# (a trigger, migration 0005). Read once per batch, inside the writer's own transaction.
+MARK_SQL = 'SELECT "version" FROM "registry_version" WHERE "id" = 1'
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +33,7 @@ class Ruling:
     allowed: bool
     reason: str
     partner_id: str = ""
+    mark: tuple[Any, ...] | None = None  # the registry version the decision was made at
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +54,7 @@ class PartnerView:
 class Snapshot:
     """The registry at one point in time."""
 
+    mark: tuple[Any, ...] | None = None  # the registry version it was loaded at
     partners: dict[str, PartnerView] = field(default_factory=dict)
     by_identity: dict[tuple[str, str], str] = field(default_factory=dict)
     certified: dict[tuple[str, str], datetime] = field(default_factory=dict)  # product -> latest expiry
@@ -101,7 +100,7 @@ class PartnerDirectory:
 
         The check runs once per batch, so it keeps its own driver connection in autocommit: one
         round trip, no pool checkout, no transaction (an SQLAlchemy transaction on SQLite would
-        take the write lock: BEGIN IMMEDIATE, see hub/db.py). The connection is dropped on any
+        take the write lock: BEGIN IMMEDIATE, see hub/store/db.py). The connection is dropped on any
         error and opened afresh next time.
         """
         with self._lock:
@@ -109,13 +108,14 @@ class PartnerDirectory:
             if mark == self._mark:
                 return False
             with engine.connect() as conn:
-                self.snapshot = _load(conn)
-            self._mark = mark  # read before the load: a change in between only reloads once more
+                snapshot = _load(conn)
+            snapshot.mark = mark  # read before the load: a change in between only reloads once more
+            self.snapshot, self._mark = snapshot, mark
             return True
 
     def mark_sql(self, dialect: Any) -> str:
         """The change mark's query as SQL text for this dialect, for a writer's own transaction."""
-        return str(_MARK.compile(dialect=dialect))
+        return MARK_SQL
 
     def is_current(self, mark: tuple[Any, ...]) -> bool:
         """Whether the snapshot was loaded at this change mark (read inside a writer's transaction)."""
@@ -127,7 +127,7 @@ class PartnerDirectory:
             driver = raw.driver_connection
             if engine.dialect.name == "postgresql":
                 driver.autocommit = True  # type: ignore[union-attr]
-            self._watch = (engine, raw, str(_MARK.compile(dialect=engine.dialect)))
+            self._watch = (engine, raw, MARK_SQL)
         _engine, raw, sql = self._watch
         try:
             cursor = raw.cursor()
@@ -154,9 +154,17 @@ class PartnerDirectory:
         """The link decision for one message (MSH-3.1, MSH-4.1, TLS fingerprint, channel).
 
         On a certification channel a partner that needs a certificate may link without one:
-        it is there to earn it. Every other check stays.
+        it is there to earn it. Every other check stays. The ruling names the registry version
+        of the snapshot it was made with, for the writer to check inside its transaction.
         """
         snap = self.snapshot
+        ruling = self._decide(snap, (application, facility, fingerprint), channel, domain, certification=certification)
+        return replace(ruling, mark=snap.mark)
+
+    def _decide(
+        self, snap: Snapshot, sender: tuple[str, str, str], channel: str, domain: str, *, certification: bool
+    ) -> Ruling:
+        application, facility, fingerprint = sender
         key = msh_key(application, facility)
         by_msh = snap.by_identity.get(("msh", key))
         by_cert = snap.by_identity.get(("certificate", fingerprint.upper())) if fingerprint else None
@@ -168,27 +176,29 @@ class PartnerDirectory:
         if partner_id is None:
             return Ruling(False, "unknown-sender")
         p = snap.partners[partner_id]
-        if by_cert and p.msh and key not in p.msh:
+        if by_cert and key not in p.msh:  # a certificate vouches only for its partner's own MSH-3/MSH-4
             return Ruling(False, "identity-mismatch", partner_id)
         if not fingerprint and p.certificates:
             return Ruling(False, "tls-required", partner_id)
-        return self._policy(p, channel, domain, certification=certification)
+        return self._policy(snap, p, channel, domain, certification=certification)
 
     def authorize_certificate(self, fingerprint: str, channel: str, domain: str) -> Ruling:
         """The link decision for traffic that carries no MSH (a DICOM object): the TLS certificate alone."""
+        snap = self.snapshot
         if not fingerprint:
-            return Ruling(False, "tls-required")
-        partner_id = self.snapshot.by_identity.get(("certificate", fingerprint.upper()))
+            return Ruling(False, "tls-required", mark=snap.mark)
+        partner_id = snap.by_identity.get(("certificate", fingerprint.upper()))
         if partner_id is None:
-            return Ruling(False, "unknown-certificate")
-        return self._policy(self.snapshot.partners[partner_id], channel, domain, certification=False)
+            return Ruling(False, "unknown-certificate", mark=snap.mark)
+        ruling = self._policy(snap, snap.partners[partner_id], channel, domain, certification=False)
+        return replace(ruling, mark=snap.mark)
 
     def product_of(self, partner_id: str) -> tuple[str, str]:
         """(product, version) of a partner, or empty strings."""
         p = self.snapshot.partners.get(partner_id)
         return p.product if p else ("", "")
 
-    def _policy(self, p: PartnerView, channel: str, domain: str, *, certification: bool) -> Ruling:
+    def _policy(self, snap: Snapshot, p: PartnerView, channel: str, domain: str, *, certification: bool) -> Ruling:
         now = self.clock()
         try:
             policy = in_force(self.policies, now.date())
@@ -204,7 +214,7 @@ class PartnerDirectory:
         if rule == "certified" and certification:
             pass  # certification traffic: the certificate is what the campaign decides
         elif rule == "certified":
-            expiry = self.snapshot.certified.get(p.product)
+            expiry = snap.certified.get(p.product)
             if expiry is None:
                 return Ruling(False, "uncertified", p.id)
             if expiry <= now:
@@ -240,33 +250,57 @@ def _load(conn: Any) -> Snapshot:
 
 
 class RefusalLimiter:
-    """A token bucket per peer address: refused attempts spend tokens; an empty bucket blocks.
+    """A token bucket per peer (an IPv6 address by its /64): refused attempts spend tokens.
 
-    Called from the writer thread (`refused`) and the reactor thread (`blocked`).
+    An empty bucket blocks the peer until it refills. Buckets of peers not seen for
+    `forget_after` seconds are pruned, so a stream of new addresses can't grow the table
+    without bound. Called from the writer thread (`refused`) and the reactor thread (`blocked`).
     """
 
-    def __init__(self, per_minute: float = 10.0, burst: int = 10, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        per_minute: float = 10.0,
+        burst: int = 10,
+        clock: Callable[[], float] = time.monotonic,
+        forget_after: float = 3600.0,
+    ) -> None:
         self.rate = per_minute / 60.0
         self.burst = float(burst)
         self.clock = clock
+        self.forget_after = forget_after
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
+        self._pruned_at = clock()
 
-    def _level(self, peer: str, now: float) -> float:
-        tokens, at = self._buckets.get(peer, (self.burst, now))
+    def _level(self, key: str, now: float) -> float:
+        tokens, at = self._buckets.get(key, (self.burst, now))
         return min(self.burst, tokens + (now - at) * self.rate)
 
     def refused(self, peer: str) -> bool:
         """Spend a token for a refused attempt; True when the peer is now blocked."""
+        key = peer_key(peer)
         with self._lock:
             now = self.clock()
-            tokens = max(0.0, self._level(peer, now) - 1.0)
-            self._buckets[peer] = (tokens, now)
+            tokens = max(0.0, self._level(key, now) - 1.0)
+            self._buckets[key] = (tokens, now)
+            if now - self._pruned_at > min(60.0, self.forget_after):
+                self._prune(now)
             return tokens < 1.0
 
     def blocked(self, peer: str) -> bool:
         """True while the peer has no token left."""
+        key = peer_key(peer)
         with self._lock:
-            if peer not in self._buckets:
+            if key not in self._buckets:
                 return False
-            return self._level(peer, self.clock()) < 1.0
+            return self._level(key, self.clock()) < 1.0
+
+    def __len__(self) -> int:
+        """How many peers have a bucket."""
+        return len(self._buckets)
+
+    def _prune(self, now: float) -> None:
+        self._pruned_at = now
+        stale = [key for key, (_tokens, at) in self._buckets.items() if now - at > self.forget_after]
+        for key in stale:
+            del self._buckets[key]

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy import Connection, Engine, Table, func, select
 
 from hub.store.driver import Driver, Insert, Read, Rows
-from hub.store.models import JournalEntry, JournalHead
+from hub.store.models import JournalEntry, JournalHead, Message
 
 journal = cast(Table, JournalEntry.__table__)
 head = cast(Table, JournalHead.__table__)
+messages = cast(Table, Message.__table__)
 
 # The fields the hash covers, in this order (raw bytes are covered through sha256).
 CHAINED = (
@@ -35,19 +36,25 @@ CHAINED = (
 )  # fmt: skip
 
 
-# Built once, run on the driver's cursor (the writer's hot path: hub/driver.py).
+# Built once, run on the driver's cursor (the writer's hot path: hub/store/driver.py).
 _HEAD = 'SELECT "seq", "hash" FROM "journal_head" WHERE "id" = 1'
 _HEAD_LOCKED = _HEAD + " FOR UPDATE"
 _APPEND = Insert(journal)
 _MOVE_HEAD = 'UPDATE "journal_head" SET "seq" = {mark}, "hash" = {mark} WHERE "id" = 1'
 
 # What an entry holds for a field it does not set, as the database gives it back.
-DEFAULTS: dict[str, Any] = dict.fromkeys(CHAINED, "") | {"size": 0, "message_id": None, "raw": None}
+DEFAULTS: dict[str, Any] = dict.fromkeys(CHAINED, "") | {"size": 0, "message_id": None, "raw": None, "raw_sha256": ""}
 
 
 def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:
-    """SHA-256 over the previous hash and the canonical JSON of the chained fields."""
+    """SHA-256 over the previous hash and the canonical JSON of the chained fields.
+
+    `raw_sha256` (the hash of the raw bytes an entry keeps) is chained when the entry has one;
+    entries written before it existed hash as they always did.
+    """
     values = {k: _canon(entry.get(k)) for k in CHAINED}
+    if entry.get("raw_sha256"):
+        values["raw_sha256"] = entry["raw_sha256"]
     payload = prev_hash + json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -83,6 +90,8 @@ class ChainWriter:
         """Chain one entry (sequence number and hashes); it is written at `close`, with the others."""
         self.seq += 1
         entry = {**DEFAULTS, **entry, "seq": self.seq, "prev_hash": self.hash}
+        if entry["raw"] is not None:
+            entry["raw_sha256"] = hashlib.sha256(entry["raw"]).hexdigest()
         entry["hash"] = entry_hash(self.hash, entry)
         self.hash = entry["hash"]
         self.pending.append(entry)
@@ -104,25 +113,69 @@ class Broken:
     problem: str
 
 
-def _entries(engine: Engine) -> Iterator[Any]:
-    with engine.connect() as conn:
-        yield from conn.execute(select(journal).where(journal.c.seq.is_not(None)).order_by(journal.c.seq))
+def _entries(conn: Connection) -> Iterator[Any]:
+    """Every chained entry in order, with the SHA-256 of the message it names (if any)."""
+    query = (
+        select(journal, messages.c.sha256.label("message_sha256"))
+        .outerjoin(messages, journal.c.message_id == messages.c.id)
+        .where(journal.c.seq.is_not(None))
+        .order_by(journal.c.seq)
+    )
+    yield from conn.execute(query)
+
+
+def _check(entry: dict[str, Any], prev: str) -> str | None:
+    """What is wrong with one entry against the one before it, or None."""
+    if entry["prev_hash"] != prev:
+        return "prev_hash does not match the entry before it"
+    if entry_hash(prev, entry) != entry["hash"]:
+        return "content does not match its hash (edited)"
+    raw = entry["raw"]
+    if raw is not None:
+        if entry["raw_sha256"] and hashlib.sha256(raw).hexdigest() != entry["raw_sha256"]:
+            return "its stored raw bytes do not match their hash (edited)"
+        if not entry["raw_sha256"] and len(raw) == entry["size"] and hashlib.sha256(raw).hexdigest() != entry["sha256"]:
+            return "its stored raw bytes do not match the attempt's SHA-256 (edited)"
+    if entry["message_id"] is not None and entry["message_sha256"] != entry["sha256"]:
+        if entry["message_sha256"] is None:
+            return f"message {entry['message_id']} it names is missing"
+        return f"message {entry['message_id']} it names holds other bytes"
+    return None
+
+
+def _bad_message(conn: Connection) -> str | None:
+    """The first stored message whose bytes do not match its SHA-256 (an edited body), or None."""
+    for row in conn.execute(select(messages.c.id, messages.c.sha256, messages.c.raw).order_by(messages.c.id)):
+        if hashlib.sha256(row.raw).hexdigest() != row.sha256:
+            return f"message {row.id}'s raw bytes do not match its SHA-256 (edited)"
+    return None
 
 
 def verify(engine: Engine) -> tuple[Broken | None, int, str]:
-    """Walk the chain: (first broken link or None, entries checked, head hash)."""
+    """Walk the chain: (first broken link or None, entries checked, head hash).
+
+    Each entry's hash, its link to the one before, its stored raw bytes, and the message it
+    names; then every stored message's bytes; then the head, which must name the last entry.
+    """
     prev, expected_seq, count = "", 1, 0
-    for row in _entries(engine):
-        entry = dict(row._mapping)
-        if entry["seq"] != expected_seq:
-            return Broken(expected_seq, f"entry {expected_seq} is missing (next is {entry['seq']})"), count, prev
-        if entry["prev_hash"] != prev:
-            return Broken(entry["seq"], "prev_hash does not match the entry before it"), count, prev
-        if entry_hash(prev, entry) != entry["hash"]:
-            return Broken(entry["seq"], "content does not match its hash (edited)"), count, prev
-        prev, expected_seq, count = entry["hash"], expected_seq + 1, count + 1
     with engine.connect() as conn:
-        h = conn.execute(select(head.c.seq, head.c.hash).where(head.c.id == 1)).one()
+        unnumbered = conn.execute(select(func.count()).select_from(journal).where(journal.c.seq.is_(None))).scalar()
+        if unnumbered:
+            return Broken(0, f"{unnumbered} journal row(s) have no sequence number (outside the chain)"), 0, ""
+        for row in _entries(conn):
+            entry = dict(row._mapping)
+            if entry["seq"] != expected_seq:
+                return Broken(expected_seq, f"entry {expected_seq} is missing (next is {entry['seq']})"), count, prev
+            problem = _check(entry, prev)
+            if problem is not None:
+                return Broken(entry["seq"], problem), count, prev
+            prev, expected_seq, count = entry["hash"], expected_seq + 1, count + 1
+        bad = _bad_message(conn)
+        if bad is not None:
+            return Broken(0, bad), count, prev
+        h = conn.execute(select(head.c.seq, head.c.hash).where(head.c.id == 1)).first()
+    if h is None:
+        return Broken(count + 1, "the journal head is missing"), count, prev
     if (h.seq, h.hash) != (count, prev):
         return Broken(count + 1, f"head names entry {h.seq} but the chain ends at {count} (tail deleted)"), count, prev
     return None, count, prev

@@ -77,24 +77,9 @@ def build_ack(
     d = header.d if header else Delimiters()
     version = header.version if header and header.version else DEFAULT_VERSION
     modern = _version_key(version) >= (2, 5)
-    fs, cs = d.field, d.component
-    if header:
-        sender = [header.receiving_application or application, header.receiving_facility or facility]
-        receiver = [header.sending_application, header.sending_facility]
-        event = header.trigger_event
-        msa2 = header.control_id
-        processing = header.processing_id or "P"
-        charset = header.charset
-    else:
-        sender, receiver, event, msa2, processing, charset = [application, facility], ["", ""], "", "", "P", ""
-    msg_type = "ACK"  # MSH-9: ACK^<event>^ACK (the structure component exists from v2.3.1)
-    if event:
-        parts = ["ACK", event, "ACK"] if _version_key(version) >= (2, 3, 1) else ["ACK", event]
-        msg_type = cs.join(parts)
-    msh = ["MSH", d.msh2, *sender, *receiver, now.strftime("%Y%m%d%H%M%S"), "", msg_type, control_id]
-    msh += [processing, version]
-    if charset:
-        msh += ["", "", "", "", "", charset]
+    fs = d.field
+    msa2 = header.control_id if header else ""
+    msh = _msh(header, d, version, application=application, facility=facility, control_id=control_id, now=now)
     segments = [fs.join(msh)]
     msa = ["MSA", code, msa2]
     errors = [i for i in issues if i.severity == "E"]
@@ -104,6 +89,34 @@ def build_ack(
     for issue in issues:
         segments.append(_err(issue, d, modern, ascii_only))
     return "\r".join(segments) + "\r"
+
+
+def _msh(
+    header: Header | None,
+    d: Delimiters,
+    version: str,
+    *,
+    application: str,
+    facility: str,
+    control_id: str,
+    now: datetime,
+) -> list[str]:
+    """The ACK's MSH fields: sender and receiver swapped, the inbound event and charset echoed."""
+    if header:
+        sender = [header.receiving_application or application, header.receiving_facility or facility]
+        receiver = [header.sending_application, header.sending_facility]
+        event, processing, charset = header.trigger_event, header.processing_id or "P", header.charset
+    else:
+        sender, receiver, event, processing, charset = [application, facility], ["", ""], "", "P", ""
+    msg_type = "ACK"  # MSH-9: ACK^<event>^ACK (the structure component exists from v2.3.1)
+    if event:
+        parts = ["ACK", event, "ACK"] if _version_key(version) >= (2, 3, 1) else ["ACK", event]
+        msg_type = d.component.join(parts)
+    msh = ["MSH", d.msh2, *sender, *receiver, now.strftime("%Y%m%d%H%M%S"), "", msg_type, control_id]
+    msh += [processing, version]
+    if charset:
+        msh += ["", "", "", "", "", charset]
+    return msh
 
 
 def _err(issue: Issue, d: Delimiters, modern: bool, ascii_only: bool) -> str:
@@ -121,6 +134,8 @@ def _err(issue: Issue, d: Delimiters, modern: bool, ascii_only: bool) -> str:
 
 
 def _text(text: str, d: Delimiters, ascii_only: bool) -> str:
+    """An ERR text: control characters become spaces (a text may quote a sender's value), then escaped."""
+    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
     if ascii_only:
         text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
         text = text.encode("ascii", "replace").decode("ascii")

@@ -19,6 +19,7 @@ DEFAULT_MAX_SEGMENTS = 10_000
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SEGMENT_ID = re.compile("[A-Z][A-Z0-9]{2}")
 _BATCH = ("FHS", "BHS", "FTS", "BTS")
+_BASE64 = re.compile("[A-Za-z0-9+/=]+")
 
 
 def parse(text: str, *, max_segments: int = DEFAULT_MAX_SEGMENTS) -> Message:
@@ -70,7 +71,12 @@ def parse(text: str, *, max_segments: int = DEFAULT_MAX_SEGMENTS) -> Message:
 
 
 def _escape_warnings(segments: list[Segment], d: Delimiters) -> list[Issue]:
-    """A W issue for each field holding an escape sequence that is kept as sent."""
+    """A W issue for each field holding an escape sequence that is kept as sent.
+
+    Raises:
+        ContentError: AE 102 at the field when an escape sequence decodes to a control character
+            (C0 but TAB, CR and LF; DEL; C1; NUL), as the same character sent raw is.
+    """
     out: list[Issue] = []
     for seg in segments:
         start = 3 if seg.id == "MSH" else 1  # MSH-1 and MSH-2 hold the delimiters themselves
@@ -82,7 +88,13 @@ def _escape_warnings(segments: list[Segment], d: Delimiters) -> list[Issue]:
             for part in (
                 value.replace(d.repetition, d.component).replace(d.subcomponent, d.component).split(d.component)
             ):
-                unescape(part, d, notes)
+                if _CONTROL.search(unescape(part, d, notes)):  # \X00\, \X1B\…: refused as raw ones are
+                    raise ContentError.at(
+                        Code.DATA_TYPE,
+                        Location(seg.id, seg.sequence, n),
+                        "caractère de contrôle interdit (échappé)",
+                        "forbidden control character (escaped)",
+                    )
             if notes:
                 out.append(
                     warning(
@@ -115,68 +127,77 @@ def _split(text: str, d: Delimiters, warnings: list[Issue]) -> list[Segment]:
     segments: list[Segment] = []
     counts: dict[str, int] = {}
     blank = False
+    tail: list[str] = []  # lines continuing the last segment's ED value, joined once
+    open_ed = False  # the last segment is an OBX whose ED value a bare CR may have cut
     for line in lines:
         if not line:
             blank = True
             continue
         fields = line.split(fs)
         seg_id = fields[0]
-        if _continues_base64(segments, seg_id, d):
+        if open_ed and not _SEGMENT_ID.fullmatch(seg_id) and _BASE64.fullmatch(seg_id):
             # A bare CR inside an OBX-5 ED base64 payload (seen in real RIS traffic): base64 has
-            # no CR, so the line is the rest of that OBX. Joined, with a W naming the field.
-            prev = segments[-1]
-            joined = fs.join(prev.fields) + line
-            segments[-1] = Segment(joined.split(fs), prev.sequence, d)
-            warnings.append(
-                warning(
-                    Code.OTHER,
-                    Location("OBX", prev.sequence, 5),
-                    "CR nu dans une valeur ED base64 retiré",
-                    "bare CR inside an ED base64 value removed",
-                    "er7",
-                )
-            )
+            # no CR, so the line is the rest of that OBX.
+            tail.append(line)
+            open_ed = len(fields) == 1
             continue
-        if not _SEGMENT_ID.fullmatch(seg_id):
-            raise ContentError.at(
-                Code.SEGMENT_SEQUENCE,
-                Location(seg_id[:8], len(segments) + 1),
-                "identifiant de segment invalide",
-                "invalid segment ID",
-            )
-        seq = counts.get(seg_id, 0) + 1
-        counts[seg_id] = seq
-        if seg_id == "MSH":
-            if seq > 1:
-                raise RejectError.at(
-                    Code.SEGMENT_SEQUENCE,
-                    Location("MSH", seq),
-                    "plusieurs messages dans une trame",
-                    "several messages in one frame",
-                )
-            fields.insert(1, fs)
-        elif seg_id in _BATCH:
-            raise RejectError.at(
-                Code.UNSUPPORTED_MESSAGE_TYPE,
-                Location(seg_id, seq),
-                "lots FHS/BHS non pris en charge",
-                "FHS/BHS batches are not supported",
-            )
-        segments.append(Segment(fields, seq, d))
+        if tail:
+            _join_tail(segments, tail, d, warnings)
+        segments.append(_segment(fields, counts, len(segments), d))
+        open_ed = seg_id == "OBX" and len(fields) == 6 and fields[2] == "ED"
+    if tail:
+        _join_tail(segments, tail, d, warnings)
     if blank:
         warnings.append(_w("lignes vides ignorées", "blank segments ignored"))
     return segments
 
 
-_BASE64 = re.compile("[A-Za-z0-9+/=]+")
+def _segment(fields: list[str], counts: dict[str, int], before: int, d: Delimiters) -> Segment:
+    """One segment line, checked: a valid ID, one MSH, no batch envelope."""
+    seg_id = fields[0]
+    if not _SEGMENT_ID.fullmatch(seg_id):
+        raise ContentError.at(
+            Code.SEGMENT_SEQUENCE,
+            Location(seg_id[:8], before + 1),
+            "identifiant de segment invalide",
+            "invalid segment ID",
+        )
+    seq = counts.get(seg_id, 0) + 1
+    counts[seg_id] = seq
+    if seg_id == "MSH":
+        if seq > 1:
+            raise RejectError.at(
+                Code.SEGMENT_SEQUENCE,
+                Location("MSH", seq),
+                "plusieurs messages dans une trame",
+                "several messages in one frame",
+            )
+        fields.insert(1, d.field)
+    elif seg_id in _BATCH:
+        raise RejectError.at(
+            Code.UNSUPPORTED_MESSAGE_TYPE,
+            Location(seg_id, seq),
+            "lots FHS/BHS non pris en charge",
+            "FHS/BHS batches are not supported",
+        )
+    return Segment(fields, seq, d)
 
 
-def _continues_base64(segments: list[Segment], head: str, d: Delimiters) -> bool:
-    """Whether a line that is no segment continues an OBX whose ED value was cut by a bare CR."""
-    if not segments or _SEGMENT_ID.fullmatch(head) or not _BASE64.fullmatch(head):
-        return False
+def _join_tail(segments: list[Segment], tail: list[str], d: Delimiters, warnings: list[Issue]) -> None:
+    """Join the continuation lines of the last OBX's ED value once (linear in the message), with one W."""
     prev = segments[-1]
-    return prev.id == "OBX" and prev.raw(2) == "ED" and len(prev.fields) == 6
+    joined = d.field.join(prev.fields) + "".join(tail)
+    segments[-1] = Segment(joined.split(d.field), prev.sequence, d)
+    tail.clear()
+    warnings.append(
+        warning(
+            Code.OTHER,
+            Location("OBX", prev.sequence, 5),
+            "CR nu dans une valeur ED base64 retiré",
+            "bare CR inside an ED base64 value removed",
+            "er7",
+        )
+    )
 
 
 def _raise_control(segments: list[Segment]) -> None:

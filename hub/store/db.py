@@ -31,7 +31,7 @@ def make_engine(url: str, busy_timeout_ms: int = 5000) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database
         if db and db != ":memory:":
-            Path(db).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(db))
         engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
 
         @event.listens_for(engine, "connect")
@@ -62,6 +62,25 @@ def make_engine(url: str, busy_timeout_ms: int = 5000) -> Engine:
             dbapi_conn.commit()
 
     return engine
+
+
+def private_file(path: Path) -> None:
+    """Create `path` (and missing parent folders) readable by this user alone: 0600 and 0700.
+
+    SQLite creates the database's -wal and -shm files with the database file's own mode, so
+    they are private too. An existing file keeps its mode: the operator chose it.
+    """
+    missing = [p for p in reversed(path.parents) if not p.exists()]
+    for folder in missing:
+        folder.mkdir(mode=0o700, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
+def private_folder(path: Path) -> None:
+    """Create a folder (and missing parents) readable by this user alone (0700)."""
+    for folder in [*(p for p in reversed(path.parents) if not p.exists()), path]:
+        folder.mkdir(mode=0o700, exist_ok=True)
 
 
 class WriterLock:

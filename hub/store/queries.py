@@ -64,7 +64,7 @@ _ORDER_FIELDS = (
 
 
 def patient_record(engine: Engine, patient_id: int) -> dict[str, Any]:
-    """Everything the repository holds for a patient (the shape is documented in the README)."""
+    """Everything the repository holds for a patient (the JSON read model of `passerelle show patient --json`)."""
     with Session(engine) as s:
         patient = s.get(Patient, patient_id)
         if patient is None:

@@ -25,42 +25,16 @@ one message takes consecutive versions.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Connection, Table
 
-from hub.store.driver import Driver, Insert, Read, Rows, quote, sqlite_stamp
-from hub.store.models import (
-    ImagingDocument,
-    ImagingOrder,
-    ImagingReport,
-    LabObservation,
-    LabOrder,
-    MedicationEvent,
-    Message,
-    Patient,
-    PatientIdentifier,
-)
+from hub.store.driver import Driver, Read, Rows, quote
+from hub.store.rows import VERSIONED, NewPatient, PatientRef, Staged, patient_id, row
 from mappings import Mapped
 from mappings.records import Patient as PatientRecord
-
-messages = cast(Table, Message.__table__)
-patients = cast(Table, Patient.__table__)
-identifiers = cast(Table, PatientIdentifier.__table__)
-lab_orders = cast(Table, LabOrder.__table__)
-lab_observations = cast(Table, LabObservation.__table__)
-medication_events = cast(Table, MedicationEvent.__table__)
-imaging_orders = cast(Table, ImagingOrder.__table__)
-imaging_reports = cast(Table, ImagingReport.__table__)
-imaging_documents = cast(Table, ImagingDocument.__table__)
-
-VERSIONED: dict[str, Table] = {
-    t.name: t for t in (lab_orders, lab_observations, medication_events, imaging_orders, imaging_reports)
-}
 
 # Built once (building a statement costs more than running it); run on the driver's cursor.
 _PATIENTS_BY_VALUE = (
@@ -75,69 +49,13 @@ def _versions_sql(name: str, table: Table) -> str:
 
 
 _VERSIONS = {name: _versions_sql(name, t) for name, t in VERSIONED.items()}
-_UPDATE_PATIENT = (
-    'UPDATE "patients" SET "family" = {mark}, "given" = {mark}, "birth_date" = {mark}, "sex" = {mark}, '
-    '"updated_at" = {mark} WHERE "id" = {mark}'
-)
-_INSERT_PATIENTS = Insert(patients, with_id=True)
-_INSERT_IDENTIFIERS = Insert(identifiers)
-_INSERT_MESSAGES = Insert(messages, with_id=True)
-_INSERT_LAB_ORDERS = Insert(lab_orders, with_id=True)
-_INSERT_OBSERVATIONS = Insert(lab_observations)
-_INSERT_MEDICATIONS = Insert(medication_events)
-_INSERT_IMAGING_ORDERS = Insert(imaging_orders)
-_INSERT_REPORTS = Insert(imaging_reports, with_id=True)
-_INSERT_DOCUMENTS = Insert(imaging_documents)
-
 # SQLite's limit on bound parameters is 32,766; stay well below it in one IN list.
 _IN_CHUNK = 5000
-
-
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def row(record: object) -> dict[str, Any]:
-    """A record's fields as a dict, shallow (dataclasses.asdict deep-copies: 25% of the writer's CPU)."""
-    names = _FIELDS.get(type(record))
-    if names is None:
-        names = _FIELDS[type(record)] = tuple(f.name for f in fields(record))  # type: ignore[arg-type]
-    return {n: getattr(record, n) for n in names}
-
-
-class _NewPatient:
-    """A patient this batch creates; `id` is set when the INSERT returns it."""
-
-    __slots__ = ("id", "order", "values")
-
-    def __init__(self, values: dict[str, Any], order: int) -> None:
-        self.values = values
-        self.order = order  # creation order within the batch: the INSERT gives ids in this order
-        self.id = 0
-
-
-PatientRef = int | _NewPatient
-
-
-def _id(ref: PatientRef) -> int:
-    return ref if isinstance(ref, int) else ref.id
 
 
 def _order(ref: PatientRef) -> tuple[int, int]:
     """Stored patients before new ones (a new id is higher than any stored one), then by id."""
     return (0, ref) if isinstance(ref, int) else (1, ref.order)
-
-
-@dataclass
-class _Staged:
-    """Rows waiting for the ids they point to: (index of what they hang on, row)."""
-
-    messages: list[tuple[dict[str, Any], PatientRef]] = field(default_factory=list)
-    lab_orders: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # message index
-    observations: list[tuple[int, int, dict[str, Any]]] = field(default_factory=list)  # message, order index
-    medications: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-    imaging_orders: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-    reports: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-    documents: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # report index
 
 
 def record_keys(mapped: Mapped) -> dict[str, list[str]]:
@@ -159,11 +77,8 @@ class RecordBatch:
         self.now = now
         self._patient_of: dict[tuple[str, str], PatientRef] = {}
         self._demographics: dict[int, dict[str, Any]] = {}  # stored patients, as loaded or last staged
-        self._updates: dict[int, dict[str, Any]] = {}
-        self._new_patients: list[_NewPatient] = []
-        self._new_identifiers: list[tuple[PatientRef, dict[str, Any]]] = []
         self._latest: dict[str, dict[str, tuple[int, str]]] = {name: {} for name in VERSIONED}
-        self._staged = _Staged()
+        self._staged = Staged()
         self._ids: dict[str, list[int]] = {}
         self._drawn: dict[str, list[int]] = {}  # ids drawn with the reads (PostgreSQL), at most enough
 
@@ -217,10 +132,10 @@ class RecordBatch:
         return reads
 
     def _take_patients(self, rows: Rows) -> None:
-        for authority, value, patient_id, family, given, birth_date, sex in rows:
-            self._patient_of[(authority, value)] = patient_id
+        for authority, value, stored_id, family, given, birth_date, sex in rows:
+            self._patient_of[(authority, value)] = stored_id
             self._demographics.setdefault(
-                patient_id, {"family": family, "given": given, "birth_date": birth_date, "sex": sex}
+                stored_id, {"family": family, "given": given, "birth_date": birth_date, "sex": sex}
             )
 
     # -- stage ------------------------------------------------------------------------------
@@ -245,73 +160,25 @@ class RecordBatch:
             if isinstance(ref, int):
                 if self._demographics.get(ref) != demographics:
                     self._demographics[ref] = demographics
-                    self._updates[ref] = {**demographics, "updated_at": self.now}
+                    self._staged.updates[ref] = {**demographics, "updated_at": self.now}
             else:
                 ref.values.update(demographics, updated_at=self.now)
         else:
-            ref = _NewPatient({**demographics, "created_at": self.now, "updated_at": self.now}, len(self._new_patients))
-            self._new_patients.append(ref)
+            new = self._staged.new_patients
+            ref = NewPatient({**demographics, "created_at": self.now, "updated_at": self.now}, len(new))
+            new.append(ref)
         by_pair = {(i.authority, i.value): i for i in person.identifiers}
         for pair in pairs:
             if pair not in self._patient_of:
                 self._patient_of[pair] = ref
-                self._new_identifiers.append((ref, row(by_pair[pair])))
+                self._staged.new_identifiers.append((ref, row(by_pair[pair])))
         return ref
 
     def stage(self, message: dict[str, Any], mapped: Mapped) -> int:
         """Stage one accepted message and its records; the index `flush`'s ids are listed by."""
-        staged = self._staged
-        index = len(staged.messages)
-        staged.messages.append((message, self.patient(mapped.patient)))
-        for order in mapped.lab_orders:
-            values = row(order)
-            values.pop("observations")
-            values.update(
-                observed_at=order.observed_at or "",
-                reported_at=order.reported_at or "",
-                notes=_json_list(order.notes),
-                version=self._next("lab_orders", order.key, order.status),
-            )
-            order_index = len(staged.lab_orders)
-            staged.lab_orders.append((index, values))
-            for obs in order.observations:
-                obs_row = row(obs)
-                obs_row.update(
-                    observed_at=obs.observed_at or "",
-                    notes=_json_list(obs.notes),
-                    version=self._next("lab_observations", obs.key, obs.status),
-                )
-                staged.observations.append((index, order_index, obs_row))
-        for event in mapped.medications:
-            values = row(event)
-            values.pop("section")
-            values.update(
-                occurred_at=event.occurred_at or "",
-                notes=_json_list(event.notes),
-                version=self._next("medication_events", event.key, event.status),
-            )
-            staged.medications.append((index, values))
-        for imaging_order in mapped.imaging_orders:
-            values = row(imaging_order)
-            values.update(
-                ordered_at=imaging_order.ordered_at or "",
-                version=self._next("imaging_orders", imaging_order.key, ""),
-            )
-            staged.imaging_orders.append((index, values))
-        for report in mapped.imaging_reports:
-            values = row(report)
-            documents = values.pop("documents")
-            values.update(
-                observed_at=report.observed_at or "",
-                reported_at=report.reported_at or "",
-                findings=json.dumps([list(f) for f in report.findings], ensure_ascii=False),
-                version=self._next("imaging_reports", report.key, report.status),
-            )
-            report_index = len(staged.reports)
-            staged.reports.append((index, values))
-            for d in documents:
-                document = {"media_type": d.media_type, "encoding": d.encoding, "sha256": d.sha256}
-                staged.documents.append((report_index, {**document, "size": d.size, "data": d.data}))
+        index = len(self._staged.messages)
+        self._staged.messages.append((message, self.patient(mapped.patient)))
+        self._staged.records(index, mapped, self._next)
         return index
 
     def _next(self, table: str, key: str, status: str) -> int:
@@ -331,7 +198,7 @@ class RecordBatch:
         """
         staged = self._staged
         needed = {
-            "patients": len(self._new_patients),
+            "patients": len(staged.new_patients),
             "messages": len(staged.messages),
             "lab_orders": len(staged.lab_orders),
             "imaging_reports": len(staged.reports),
@@ -340,52 +207,15 @@ class RecordBatch:
         short = {t: n for t, n in needed.items() if len(drawn.get(t, ())) < n}
         more = self.driver.new_ids(short) if short else {}
         ids = {t: (more[t] if t in more else drawn.get(t, []))[:n] for t, n in needed.items()}
-        for new, patient_id in zip(self._new_patients, ids["patients"], strict=True):
-            new.id = patient_id
+        for new, new_id in zip(staged.new_patients, ids["patients"], strict=True):
+            new.id = new_id
         self._ids = ids
         return ids["messages"]
 
     def write(self) -> None:
         """Write everything staged, one statement per table (inside the caller's pipeline)."""
-        drv, staged, ids = self.driver, self._staged, self._ids
-        drv.insert(_INSERT_PATIENTS, [{**p.values, "id": p.id} for p in self._new_patients])
-        if self._updates:
-            update = [
-                (v["family"], v["given"], v["birth_date"], v["sex"], v["updated_at"]) for v in self._updates.values()
-            ]
-            if drv.sqlite:
-                update = [(*u[:4], sqlite_stamp(u[4])) for u in update]
-            drv.execute_many(_UPDATE_PATIENT, [(*u, pid) for u, pid in zip(update, self._updates, strict=True)])
-        drv.insert(_INSERT_IDENTIFIERS, [{**r, "patient_id": _id(ref)} for ref, r in self._new_identifiers])
-        patient_ids = [_id(ref) for _m, ref in staged.messages]
-        message_ids = ids["messages"]
-        drv.insert(
-            _INSERT_MESSAGES,
-            [
-                {**m, "id": mid, "patient_id": pid}
-                for (m, _r), mid, pid in zip(staged.messages, message_ids, patient_ids, strict=True)
-            ],
-        )
-
-        def owner(index: int) -> dict[str, int]:
-            return {"message_id": message_ids[index], "patient_id": patient_ids[index]}
-
-        order_ids, report_ids = ids["lab_orders"], ids["imaging_reports"]
-        drv.insert(
-            _INSERT_LAB_ORDERS,
-            [{**r, **owner(i), "id": oid} for (i, r), oid in zip(staged.lab_orders, order_ids, strict=True)],
-        )
-        observations = [{**r, **owner(i), "order_id": order_ids[o]} for i, o, r in staged.observations]
-        drv.insert(_INSERT_OBSERVATIONS, observations)
-        drv.insert(_INSERT_MEDICATIONS, [{**r, **owner(i)} for i, r in staged.medications])
-        drv.insert(_INSERT_IMAGING_ORDERS, [{**r, **owner(i)} for i, r in staged.imaging_orders])
-        drv.insert(
-            _INSERT_REPORTS,
-            [{**r, **owner(i), "id": rid} for (i, r), rid in zip(staged.reports, report_ids, strict=True)],
-        )
-        drv.insert(_INSERT_DOCUMENTS, [{**r, "report_id": report_ids[i]} for i, r in staged.documents])
-        self._staged = _Staged()
-        self._new_patients, self._new_identifiers, self._updates = [], [], {}
+        self._staged.write(self.driver, self._ids)
+        self._staged = Staged()
 
     def flush(self) -> list[int]:
         """Assign ids and write everything staged at once; the message ids in staging order."""
@@ -401,12 +231,7 @@ def resolve_patient(conn: Connection, person: PatientRecord, now: datetime) -> i
     batch.load_patients([person])
     ref = batch.patient(person)
     batch.flush()
-    return _id(ref)
-
-
-def _json_list(items: Sequence[str]) -> str:
-    """A list of notes as JSON text (most records have none)."""
-    return json.dumps(list(items), ensure_ascii=False) if items else "[]"
+    return patient_id(ref)
 
 
 def chunks(values: list[str]) -> Iterable[list[str]]:

@@ -7,33 +7,34 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
+from click.testing import Result
+from commands import invoke
 from lxml import html as lxml_html
+from shared_samples import samples
+from vendor_traffic import TrafficMaker
+from xpaths import xnodes, xstring
 
 from certification import campaign
 from certification.campaign import CampaignResult, Judged, Scenario, ScenarioResult, Step, StepResult
 from certification.report import to_html
 from hub.hl7.errors import Code, Issue, Location
 
-ROOT = Path(__file__).resolve().parents[2]
-LAB = ROOT.parent / "shared" / "samples" / "hl7v2" / "lab"
+
+def cli(config: Path, *args: str) -> Result:
+    """`passerelle ARGS --config CONFIG`, in this process."""
+    return invoke(*args, "--config", str(config))
 
 
-def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m hub ARGS --config CONFIG`."""
-    return subprocess.run(
-        [sys.executable, "-m", "hub", *args, "--config", str(config)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        env=os.environ.copy(),
-    )
+def certify_run(config: Path, who: tuple[str, str, str], out: Path, files: Iterable[Path]) -> Result:
+    """`certify run` of the tgv-lab plan for (vendor, product, version), reports written to `out`."""
+    vendor, product, version = who
+    plan = ["--plan", "tgv-lab-2026.1", "--vendor", vendor, "--product", product, "--version", version]
+    return cli(config, "certify", "run", *plan, "--out", str(out), *map(str, files))
 
 
 @pytest.fixture
@@ -41,34 +42,19 @@ def config(tmp_path: Path) -> Path:
     """A config on an empty SQLite repository, schema created."""
     path = tmp_path / "c.yaml"
     path.write_text(f"database:\n  url: sqlite:///{tmp_path / 'repo.db'}\n")
-    assert cli(path, "db", "upgrade").returncode == 0
+    assert cli(path, "db", "upgrade").exit_code == 0
     return path
 
 
 def test_passing_campaign_issues_a_certificate_and_stores_nothing_clinical(
-    config: Path, tmp_path: Path, traffic_maker: Any
+    config: Path, tmp_path: Path, traffic_maker: TrafficMaker
 ) -> None:
     """All six scenarios pass: reports in three forms, a certificate, no message in the repository."""
     traffic = tmp_path / "traffic"
     traffic.mkdir()
     out = tmp_path / "report"
-    run = cli(
-        config,
-        "certify",
-        "run",
-        "--plan",
-        "tgv-lab-2026.1",
-        "--vendor",
-        "Acme",
-        "--product",
-        "LabSys",
-        "--version",
-        "4.2",
-        "--out",
-        str(out),
-        *map(str, traffic_maker.files(traffic)),
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
+    run = certify_run(config, ("Acme", "LabSys", "4.2"), out, traffic_maker.files(traffic))
+    assert run.exit_code == 0, run.stdout + run.stderr
     assert [line.split("\t")[:2] for line in run.stdout.splitlines()[:6]] == [
         [f"LAB-0{n}", "PASS"] for n in range(1, 7)
     ]
@@ -85,34 +71,33 @@ def test_passing_campaign_issues_a_certificate_and_stores_nothing_clinical(
     assert statuses == [("certification.passed",), ("certificate.issued",)]
 
 
-def test_a_failing_scenario_is_reported_and_not_certified(config: Path, tmp_path: Path, traffic_maker: Any) -> None:
+def test_a_failing_scenario_is_reported_and_not_certified(
+    config: Path, tmp_path: Path, traffic_maker: TrafficMaker
+) -> None:
     """LAB-06 accepted by mistake (its message is valid) fails the campaign: no certificate."""
     traffic = tmp_path / "traffic"
     traffic.mkdir()
     files = traffic_maker.files(traffic)
     files[-1].write_bytes(traffic_maker.message("V06", "F").encode())  # the hub accepts it: the scenario expects AE
-    run = cli(
-        config,
-        "certify",
-        "run",
-        "--plan",
-        "tgv-lab-2026.1",
-        "--vendor",
-        "Acme",
-        "--product",
-        "LabSys",
-        "--version",
-        "4.3",
-        "--out",
-        str(tmp_path / "r"),
-        *map(str, files),
-    )
-    assert run.returncode == 1
+    run = certify_run(config, ("Acme", "LabSys", "4.3"), tmp_path / "r", files)
+    assert run.exit_code == 1
     assert "LAB-06\tFAIL" in run.stdout
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     (lab06,) = [s for s in report["scenarios"] if s["id"] == "LAB-06"]
     assert lab06["steps"][0]["problems"] == ["hub answered AA, scenario expects AE"]
     assert json.loads(cli(config, "certify", "certificates", "--json").stdout) == []
+
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _chromium() -> str | None:
@@ -128,46 +113,21 @@ def test_report_over_the_lab_samples_reads_well_in_chromium(config: Path, tmp_pa
     if browser is None:
         pytest.skip("Debian's chromium package is not installed on this machine (CI installs it)")
     out = tmp_path / "samples"
-    run = cli(
-        config,
-        "certify",
-        "run",
-        "--plan",
-        "tgv-lab-2026.1",
-        "--vendor",
-        "Samples",
-        "--product",
-        "Public",
-        "--version",
-        "1",
-        "--out",
-        str(out),
-        *map(str, sorted(LAB.glob("*.hl7"))),
-    )
-    assert run.returncode == 1  # public samples are not a vendor's certification traffic
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ]
+    run = certify_run(config, ("Samples", "Public", "1"), out, samples("hl7v2/lab", "*.hl7"))
+    assert run.exit_code == 1  # public samples are not a vendor's certification traffic
+    flags = [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
     page = (out / "report.html").as_uri()
     dom = subprocess.run([browser, *flags, "--dump-dom", page], capture_output=True, text=True, timeout=120)
     tree = lxml_html.fromstring(dom.stdout)
-    assert tree.xpath("string(//p[@id='verdict'])") == "ÉCHOUÉE / FAILED"
-    rows = tree.xpath("//table[1]/tbody/tr")
-    assert [r.xpath("string(td[1])") for r in rows] == [f"LAB-0{n}" for n in range(1, 7)]
-    assert all(r.xpath("string(td[3])") == "FAIL" for r in rows)
-    unmatched = tree.xpath("//table[@id='unmatched']/tbody/tr")
-    by_source = {r.xpath("string(td[1])"): r for r in unmatched}
+    assert xstring(tree, "string(//p[@id='verdict'])") == "ÉCHOUÉE / FAILED"
+    rows = xnodes(tree, "//table[1]/tbody/tr")
+    assert [xstring(r, "string(td[1])") for r in rows] == [f"LAB-0{n}" for n in range(1, 7)]
+    assert all(xstring(r, "string(td[3])") == "FAIL" for r in rows)
+    unmatched = xnodes(tree, "//table[@id='unmatched']/tbody/tr")
+    by_source = {xstring(r, "string(td[1])"): r for r in unmatched}
     mirth = by_source["mirth_oru_cbc_v23.hl7#1"]
-    assert mirth.xpath("string(td[2])") == "AR"  # MSH-11 P on a certification channel (T expected)
-    assert "MSH|^~\\&|SendingApp" in mirth.xpath("string(.//code)")  # the violation beside its segment
+    assert xstring(mirth, "string(td[2])") == "AR"  # MSH-11 P on a certification channel (T expected)
+    assert "MSH|^~\\&|SendingApp" in xstring(mirth, "string(.//code)")  # the violation beside its segment
     shot = tmp_path / "report.png"
     subprocess.run(
         [browser, *flags, f"--screenshot={shot}", "--window-size=1280,900", page], capture_output=True, timeout=120
@@ -195,14 +155,14 @@ def test_html_report_escapes_markup_in_names_and_texts() -> None:
     assert "<script" not in page
     assert "&lt;script&gt;" in page
     tree = lxml_html.fromstring(page)
-    assert not tree.xpath("//script")
-    (row,) = tree.xpath("//table[1]/tbody/tr")
-    assert row.xpath("string(td[1])") == f"LAB-{SCRIPT}"
-    assert row.xpath("string(td[2])") == f"Titre {SCRIPT}"
-    assert row.xpath("string(td[3])") == "FAIL"
-    assert f"problem {SCRIPT}" in row.xpath("string(td[4])")
-    (unmatched,) = tree.xpath("//table[@id='unmatched']/tbody/tr")
-    assert unmatched.xpath("string(td[1])") == f"{SCRIPT}.hl7#1"
-    assert unmatched.xpath("string(.//code)") == f"PID|1||{SCRIPT}"
-    assert tree.xpath("string(//p[@id='verdict'])") == "ÉCHOUÉE / FAILED"
-    assert SCRIPT in tree.xpath("string(//body/p[1])")  # the vendor line
+    assert not xnodes(tree, "//script")
+    (row,) = xnodes(tree, "//table[1]/tbody/tr")
+    assert xstring(row, "string(td[1])") == f"LAB-{SCRIPT}"
+    assert xstring(row, "string(td[2])") == f"Titre {SCRIPT}"
+    assert xstring(row, "string(td[3])") == "FAIL"
+    assert f"problem {SCRIPT}" in xstring(row, "string(td[4])")
+    (unmatched,) = xnodes(tree, "//table[@id='unmatched']/tbody/tr")
+    assert xstring(unmatched, "string(td[1])") == f"{SCRIPT}.hl7#1"
+    assert xstring(unmatched, "string(.//code)") == f"PID|1||{SCRIPT}"
+    assert xstring(tree, "string(//p[@id='verdict'])") == "ÉCHOUÉE / FAILED"
+    assert SCRIPT in xstring(tree, "string(//body/p[1])")  # the vendor line

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
+
+from commands import invoke
+from shared_samples import sample
 
 from certification.profile_import import import_profile
 from certification.rules import Context
 from certification.ruleset import load_ruleset
 from hub.hl7 import Code, decode, parse, read_header
 
-ROOT = Path(__file__).resolve().parents[2]
-PROFILE = ROOT.parent / "shared" / "samples" / "profiles" / "nist_v2validation_ORU_R01_base_Profile.xml"
-LAB = ROOT.parent / "shared" / "samples" / "hl7v2" / "lab"
+PROFILE = sample("profiles", "nist_v2validation_ORU_R01_base_Profile.xml")
 CTX = Context(now=datetime(2026, 6, 1, tzinfo=UTC))
 
 
@@ -32,7 +31,7 @@ def test_profile_fields_become_constraints() -> None:
 def test_imported_profile_validates_messages() -> None:
     """The NIST test case conforms; the same message without OBX-11 breaks the profile's R usage."""
     ruleset, _ = import_profile(PROFILE, "nist-oru", "1", "lab")
-    text = decode((LAB / "nist_elr251_testcase1_lead.hl7").read_bytes()).text
+    text = decode(sample("hl7v2/lab", "nist_elr251_testcase1_lead.hl7").read_bytes()).text
     msg = parse(text)
     assert ruleset.validate_message(msg, read_header(msg), CTX) == []
     broken = parse(text.replace("|H|||F|||", "|H|||||||"))
@@ -43,27 +42,8 @@ def test_imported_profile_validates_messages() -> None:
 def test_cli_writes_a_loadable_rule_set(tmp_path: Path) -> None:
     """`certify import-profile` writes YAML that load_ruleset reads back."""
     out = tmp_path / "nist-oru-1.yaml"
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hub",
-            "certify",
-            "import-profile",
-            str(PROFILE),
-            "--id",
-            "nist-oru",
-            "--version",
-            "1",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
-    assert run.returncode == 0, run.stderr
+    run = invoke("certify", "import-profile", str(PROFILE), "--id", "nist-oru", "--version", "1", "--out", str(out))
+    assert run.exit_code == 0, run.stderr
     loaded = load_ruleset(str(out))
     assert loaded.name == "nist-oru-1"
     assert loaded.messages["ORU^R01"].fields["MSH-10"].usage == "R"

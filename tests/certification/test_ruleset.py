@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -19,10 +20,10 @@ MSG = (
 
 
 @pytest.mark.parametrize("path", sorted(RULESETS.glob("*.yaml")), ids=lambda p: p.stem)
-def test_every_shipped_rule_set_loads(path: object) -> None:
+def test_every_shipped_rule_set_loads(path: Path) -> None:
     """Each file in certification/rulesets/ is a valid rule set named after its id and version."""
-    ruleset = load_ruleset(path.stem)  # type: ignore[attr-defined]
-    assert ruleset.name == path.stem  # type: ignore[attr-defined]
+    ruleset = load_ruleset(path.stem)
+    assert ruleset.name == path.stem
 
 
 def test_unknown_rule_set_and_unknown_rule_are_refused() -> None:

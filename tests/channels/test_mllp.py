@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from fakes import RecordingHandler, reply
-from twisted.internet.address import IPv4Address
+from fakes import RecordingHandler, Transport, attach, peer, reply
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
 
 from channels.mllp import Limits, MLLPFactory, MLLPReceiver, frame
 from hub.interfaces import Defect
@@ -18,15 +17,15 @@ M2 = b"MSH|^~\\&|A|B|C|D|20260101||ORU^R01|TWO|P|2.5.1\rPID|2\r"
 
 def connect(
     handler: RecordingHandler, limits: Limits | None = None, host: str = "10.0.0.1"
-) -> tuple[MLLPReceiver, StringTransport, Clock]:
+) -> tuple[MLLPReceiver, Transport, Clock]:
     """A receiver on a StringTransport with a fake clock."""
     limits = limits or Limits()
     clock = Clock()
-    factory = MLLPFactory("lab", handler, limits, clock=clock)
-    proto = factory.buildProtocol(IPv4Address("TCP", host, 5000))
+    factory = MLLPFactory("lab", handler, limits, clock=IReactorTime(clock))
+    proto = factory.buildProtocol(peer(host))
     assert proto is not None
-    transport = StringTransport()
-    proto.makeConnection(transport)
+    transport = Transport()
+    attach(proto, transport)
     return proto, transport, clock
 
 
@@ -154,18 +153,18 @@ def test_idle_connections_are_closed() -> None:
 def test_connection_limits_per_channel_and_per_peer() -> None:
     """BuildProtocol refuses past the channel and per-peer limits, and counts closes."""
     factory = MLLPFactory(
-        "lab", RecordingHandler(), Limits(max_connections=3, max_connections_per_peer=2), clock=Clock()
+        "lab", RecordingHandler(), Limits(max_connections=3, max_connections_per_peer=2), clock=IReactorTime(Clock())
     )
-    a1 = factory.buildProtocol(IPv4Address("TCP", "10.0.0.1", 1))
-    a2 = factory.buildProtocol(IPv4Address("TCP", "10.0.0.1", 2))
+    a1 = factory.buildProtocol(peer("10.0.0.1", 1))
+    a2 = factory.buildProtocol(peer("10.0.0.1", 2))
     assert a1 is not None and a2 is not None
-    assert factory.buildProtocol(IPv4Address("TCP", "10.0.0.1", 3)) is None
-    b1 = factory.buildProtocol(IPv4Address("TCP", "10.0.0.2", 1))
+    assert factory.buildProtocol(peer("10.0.0.1", 3)) is None
+    b1 = factory.buildProtocol(peer("10.0.0.2", 1))
     assert b1 is not None
-    assert factory.buildProtocol(IPv4Address("TCP", "10.0.0.3", 1)) is None
-    a1.makeConnection(StringTransport())
+    assert factory.buildProtocol(peer("10.0.0.3", 1)) is None
+    attach(a1, Transport())
     a1.connectionLost()
-    assert factory.buildProtocol(IPv4Address("TCP", "10.0.0.1", 4)) is not None
+    assert factory.buildProtocol(peer("10.0.0.1", 4)) is not None
 
 
 def test_reading_pauses_when_too_many_acks_are_pending() -> None:

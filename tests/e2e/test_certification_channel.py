@@ -7,19 +7,21 @@ clinical tables.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
+from click.testing import Result
+from commands import invoke
+from servers import Server, free_port, start_server
+from vendor_traffic import TrafficMaker
 
-from hub.cli.client import MLLPClient, parse_ack, split_messages
+from hub.cli.client import MLLPClient, parse_ack
+from hub.hl7.files import split_messages
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
 VENDOR = {
     "id": "acme-labsys",
     "name": "Acme LabSys",
@@ -30,11 +32,17 @@ VENDOR = {
 }
 
 
+@dataclass
+class CertHub(Server):
+    """The server, and the port of its certification channel."""
+
+    cert_port: int = 0
+
+
 @pytest.fixture
-def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+def hub(tmp_path: Path) -> Iterator[CertHub]:
     """A hub with a production lab channel and a certification lab channel."""
-    start_server = request.getfixturevalue("start_server_fn")
-    cert_port = request.getfixturevalue("port_maker")()
+    cert_port = free_port()
     cert = {
         "name": "cert",
         "protocol": "mllp",
@@ -47,21 +55,13 @@ def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     server = start_server(
         tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", partners=[VENDOR], extra_channels=[cert], ruleset="tgv-lab-2026.1"
     )
-    server.cert_port = cert_port
-    yield server
+    yield CertHub(**vars(server), cert_port=cert_port)
     server.stop()
 
 
-def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m hub ARGS --config CONFIG`."""
-    return subprocess.run(
-        [sys.executable, "-m", "hub", *args, "--config", str(config)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        env=os.environ.copy(),
-    )
+def cli(config: Path, *args: str) -> Result:
+    """`passerelle ARGS --config CONFIG`, in this process."""
+    return invoke(*args, "--config", str(config))
 
 
 def send_all(port: int, messages: list[bytes]) -> list[str]:
@@ -74,7 +74,7 @@ def send_all(port: int, messages: list[bytes]) -> list[str]:
 
 
 def test_live_campaign_certifies_the_product_and_opens_the_production_link(
-    hub: Any, tmp_path: Path, traffic_maker: Any
+    hub: CertHub, tmp_path: Path, traffic_maker: TrafficMaker
 ) -> None:
     """Uncertified: AR in production. Campaign traffic: AA x6, AE for LAB-06. Closed: PASS, then AA in production."""
     production = traffic_maker.message("PROD-1", "F").replace("|T|2.5.1", "|P|2.5.1").encode()
@@ -92,13 +92,13 @@ def test_live_campaign_certifies_the_product_and_opens_the_production_link(
         "--version",
         "5.0",
     )
-    assert opened.returncode == 0, opened.stderr
+    assert opened.exit_code == 0, opened.stderr
     folder = tmp_path / "traffic"
     folder.mkdir()
     messages = [m for f in traffic_maker.files(folder) for m in split_messages(f.read_bytes())]
     assert send_all(hub.cert_port, messages) == ["AA"] * 6 + ["AE"]
     closed = cli(hub.config, "certify", "close", "1", "--out", str(tmp_path / "report"))
-    assert closed.returncode == 0, closed.stdout + closed.stderr
+    assert closed.exit_code == 0, closed.stdout + closed.stderr
     assert (tmp_path / "report" / "report.html").is_file()
     db = hub.db_url.removeprefix("sqlite:///")
     with sqlite3.connect(db) as conn:
@@ -107,9 +107,9 @@ def test_live_campaign_certifies_the_product_and_opens_the_production_link(
         assert conn.execute("SELECT product_name, product_version FROM certificates").fetchall() == [("LabSys", "5.0")]
     production = production.replace(b"PROD-1", b"PROD-2")
     assert send_all(hub.port, [production]) == ["AA"]
-    assert cli(hub.config, "journal", "verify").returncode == 0
+    assert cli(hub.config, "journal", "verify").exit_code == 0
 
 
-def test_certification_traffic_without_an_open_campaign_is_refused(hub: Any, traffic_maker: Any) -> None:
+def test_certification_traffic_without_an_open_campaign_is_refused(hub: CertHub, traffic_maker: TrafficMaker) -> None:
     """No open campaign for the product: AR, and nothing is kept."""
     assert send_all(hub.cert_port, [traffic_maker.message("LAB-01-X", "F").encode()]) == ["AR"]

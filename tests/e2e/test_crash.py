@@ -13,7 +13,10 @@ import random
 import signal
 import threading
 import time
+from dataclasses import dataclass, field
 
+import pytest
+from servers import ServerFactory
 from sqlalchemy import create_engine, select
 
 from hub.cli.client import MLLPClient, parse_ack
@@ -21,6 +24,7 @@ from hub.governance.journal import verify
 from hub.store.db import make_engine
 from hub.store.models import Message
 
+pytestmark = pytest.mark.slow
 MESSAGES = int(os.environ.get("PASSERELLE_CRASH_MESSAGES", "5000"))
 KILLS = int(os.environ.get("PASSERELLE_CRASH_KILLS", "5"))
 CONNECTIONS = 8
@@ -39,51 +43,41 @@ def message(n: int) -> bytes:
     ).encode()
 
 
-def test_kill_minus_nine_loses_no_acknowledged_message(db_url: str, server_factory: object) -> None:
-    """Clients resend what got no ACK; AA'd messages are stored once, AE'd ones never (SQLite and PG)."""
-    server = server_factory(db_url, ruleset="tgv-lab-2026.1")  # type: ignore[operator]
-    port = server.port
-    acked: dict[int, str] = {}
-    lock = threading.Lock()
-    stop = time.monotonic() + DEADLINE
+@dataclass
+class Acked:
+    """What the clients got back: MSA-1 per message number, shared by their threads."""
 
-    def client(ids: list[int]) -> None:
-        pending = list(ids)
-        conn: MLLPClient | None = None
-        while pending and time.monotonic() < stop:
-            try:
-                conn = conn or MLLPClient("127.0.0.1", port, timeout=5)
-                n = pending[0]
-                ack = parse_ack(conn.send(message(n)))
-                with lock:
-                    acked[n] = ack.code
-                pending.pop(0)
-            except OSError:
-                if conn:
-                    conn.close()
-                conn = None
-                time.sleep(0.05)
-        if conn:
-            conn.close()
+    codes: dict[int, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    threads = [
-        threading.Thread(target=client, args=(list(range(c, MESSAGES, CONNECTIONS)),)) for c in range(CONNECTIONS)
-    ]
-    for t in threads:
-        t.start()
-    rng = random.Random(7)
-    points = sorted(rng.sample(range(MESSAGES // 20, MESSAGES - MESSAGES // 20), KILLS))
-    for point in points:  # kill at random points of the load
-        while len(acked) < point and time.monotonic() < stop:
-            time.sleep(0.005)
-        os.kill(server.proc.pid, signal.SIGKILL)
-        server.proc.wait()
-        server = server_factory(db_url, port=port, ruleset="tgv-lab-2026.1")  # type: ignore[operator]
-    for t in threads:
-        t.join()
-    assert len(acked) == MESSAGES, "some messages never got an ACK before the deadline"
-    expected = {n: ("AE" if n % 50 == 49 else "AA") for n in range(MESSAGES)}
-    assert acked == expected
+    def keep(self, n: int, code: str) -> None:
+        """Record the ACK code of message `n`."""
+        with self.lock:
+            self.codes[n] = code
+
+
+def resending_client(port: int, ids: list[int], acked: Acked, stop: float) -> None:
+    """Send each message until it gets an ACK, reconnecting whenever the hub is gone, until `stop`."""
+    pending = list(ids)
+    conn: MLLPClient | None = None
+    while pending and time.monotonic() < stop:
+        try:
+            conn = conn or MLLPClient("127.0.0.1", port, timeout=5)
+            n = pending[0]
+            ack = parse_ack(conn.send(message(n)))
+            acked.keep(n, ack.code)
+            pending.pop(0)
+        except OSError:
+            if conn:
+                conn.close()
+            conn = None
+            time.sleep(0.05)
+    if conn:
+        conn.close()
+
+
+def assert_stored_once_as_sent(db_url: str, expected: dict[int, str]) -> None:
+    """The AA'd messages are stored exactly once with the hash of what was sent; no other is stored."""
     engine = create_engine(db_url)
     with engine.connect() as conn:
         rows = conn.execute(select(Message.control_id, Message.sha256)).all()
@@ -94,6 +88,34 @@ def test_kill_minus_nine_loses_no_acknowledged_message(db_url: str, server_facto
     assert set(stored) == {f"K{n}" for n in accepted}
     for n in accepted:
         assert stored[f"K{n}"] == hashlib.sha256(message(n)).hexdigest()
+
+
+def test_kill_minus_nine_loses_no_acknowledged_message(db_url: str, server_factory: ServerFactory) -> None:
+    """Clients resend what got no ACK; AA'd messages are stored once, AE'd ones never (SQLite and PG)."""
+    server = server_factory(db_url, ruleset="tgv-lab-2026.1")
+    port = server.port
+    acked = Acked()
+    stop = time.monotonic() + DEADLINE
+    threads = [
+        threading.Thread(target=resending_client, args=(port, list(range(c, MESSAGES, CONNECTIONS)), acked, stop))
+        for c in range(CONNECTIONS)
+    ]
+    for t in threads:
+        t.start()
+    rng = random.Random(7)
+    points = sorted(rng.sample(range(MESSAGES // 20, MESSAGES - MESSAGES // 20), KILLS))
+    for point in points:  # kill at random points of the load
+        while len(acked.codes) < point and time.monotonic() < stop:
+            time.sleep(0.005)
+        os.kill(server.proc.pid, signal.SIGKILL)
+        server.proc.wait()
+        server = server_factory(db_url, port=port, ruleset="tgv-lab-2026.1")
+    for t in threads:
+        t.join()
+    assert len(acked.codes) == MESSAGES, "some messages never got an ACK before the deadline"
+    expected = {n: ("AE" if n % 50 == 49 else "AA") for n in range(MESSAGES)}
+    assert acked.codes == expected
+    assert_stored_once_as_sent(db_url, expected)
     broken, count, _head = verify(make_engine(db_url))
     assert broken is None
     assert count >= MESSAGES

@@ -7,12 +7,14 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from helpers import lab_message
+from servers import ServerFactory
 
 from hub.cli.client import MLLPClient, parse_ack
+
+pytestmark = pytest.mark.slow
 
 
 def _cluster() -> list[str] | None:
@@ -26,7 +28,7 @@ def _pg(cluster: list[str], action: str) -> None:
     subprocess.run([*cluster, action, *(["-m", "fast"] if action == "stop" else [])], check=True, timeout=60)
 
 
-def test_postgresql_outage_gives_negative_acks_then_recovery(pg_url: str, server_factory: Any) -> None:
+def test_postgresql_outage_gives_negative_acks_then_recovery(pg_url: str, server_factory: ServerFactory) -> None:
     """AA before; AR 207 (never AA) while PostgreSQL is down; AA again once it is back, same process."""
     db_url = pg_url
     cluster = _cluster()
@@ -66,7 +68,7 @@ def _mount_tmpfs(path: Path, size: str) -> bool:
     )
 
 
-def test_full_disk_under_sqlite_gives_negative_acks_and_no_crash(tmp_path: Path, server_factory: Any) -> None:
+def test_full_disk_under_sqlite_gives_negative_acks_and_no_crash(tmp_path: Path, server_factory: ServerFactory) -> None:
     """On a full 2 MB tmpfs the hub answers AR 207, never AA, stays up, and accepts again once space frees."""
     disk = tmp_path / "disk"
     if not _mount_tmpfs(disk, "2m"):

@@ -9,21 +9,21 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from helpers import lab_message
 from hostile import CASES, ENDLESS_LIMIT, ENDLESS_SENT, IDLE_OPENED, IDLE_READY, PeakRSS
+from servers import Server, start_server
 
 from hub.cli.client import MLLPClient, parse_ack
 
+pytestmark = pytest.mark.slow
 MAX_GROWTH_KIB = 16 * 1024  # measured: 2.2 MiB at most (1,000 idle connections); an uncut 64 MiB frame is far over
 
 
 @pytest.fixture(scope="module")
-def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A hub whose limits admit 1,000 idle connections from one address, frames capped at 64 KiB."""
-    start_server = request.getfixturevalue("start_server_fn")
     tmp = tmp_path_factory.mktemp("hostile")
     server = start_server(
         tmp,
@@ -38,7 +38,7 @@ def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_good_partner_is_served_during(hub: Any, case: str) -> None:
+def test_good_partner_is_served_during(hub: Server, case: str) -> None:
     """While the hostile peer runs, 30 messages from the good partner all get AA; the hub survives.
 
     Its memory stays bounded: at its peak the hub holds at most MAX_GROWTH_KIB more than before

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from servers import Server, ServerFactory, start_server
 from sqlalchemy import select
 
 from hub.cli.client import MLLPClient, parse_ack
@@ -16,6 +17,7 @@ from hub.governance.policy import CATEGORIES
 from hub.store.db import make_engine, upgrade
 from hub.store.models import JournalEntry
 
+pytestmark = pytest.mark.slow
 VT, FS, CR = b"\x0b", b"\x1c", b"\r"
 CASES = [(c, certified, domain) for c in CATEGORIES for certified in (True, False) for domain in ("lab", "pharmacy")]
 
@@ -47,16 +49,14 @@ def message(app: str, fac: str, control_id: str) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def link_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[object]:
+def link_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server with one partner per case; the 'cert' ones hold a valid certificate."""
-    start_server = request.getfixturevalue("start_server_fn")
-
     tmp = tmp_path_factory.mktemp("links")
     url = f"sqlite:///{tmp / 'links.db'}"
     engine = make_engine(url)
     upgrade(engine)
     now = datetime.now(UTC)
-    partners = []
+    partners: list[dict[str, object]] = []
     for category, certified, domain in CASES:
         p = pid(category, certified, domain)
         partners.append(
@@ -78,10 +78,10 @@ def link_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtur
 
 
 @pytest.mark.parametrize(("category", "certified", "domain"), CASES, ids=[pid(*c) for c in CASES])
-def test_category_certification_domain(link_server: object, category: str, certified: bool, domain: str) -> None:
+def test_category_certification_domain(link_server: Server, category: str, certified: bool, domain: str) -> None:
     """Each case gets the policy's answer; refusals say « lien non autorisé » with ERR-3 207."""
     p = pid(category, certified, domain)
-    client = MLLPClient("127.0.0.1", link_server.port)  # type: ignore[attr-defined]
+    client = MLLPClient("127.0.0.1", link_server.port)
     try:
         ack = parse_ack(client.send(message(f"APP-{p}", "FAC", f"L-{p}")))
     finally:
@@ -93,15 +93,15 @@ def test_category_certification_domain(link_server: object, category: str, certi
         assert err.endswith("lien non autorisé / link not authorized")
 
 
-def test_unknown_sender_is_refused_and_journaled_as_a_security_event(link_server: object) -> None:
+def test_unknown_sender_is_refused_and_journaled_as_a_security_event(link_server: Server) -> None:
     """A sender no partner declares gets AR 207; the journal records the reason code."""
-    client = MLLPClient("127.0.0.1", link_server.port)  # type: ignore[attr-defined]
+    client = MLLPClient("127.0.0.1", link_server.port)
     try:
         ack = parse_ack(client.send(message("NOBODY", "NOWHERE", "UNKNOWN-1")))
     finally:
         client.close()
     assert ack.code == "AR"
-    engine = make_engine(link_server.db_url)  # type: ignore[attr-defined]
+    engine = make_engine(link_server.db_url)
     with engine.connect() as conn:
         entry = conn.execute(select(JournalEntry).where(JournalEntry.control_id == "UNKNOWN-1")).one()
     engine.dispose()
@@ -128,9 +128,9 @@ def _send_from(source: str, port: int, data: bytes) -> bytes | None:
     return buf[buf.find(VT) + 1 : buf.find(FS)]
 
 
-def test_refused_attempts_are_rate_limited_per_peer(tmp_path: Path, server_factory: object) -> None:
+def test_refused_attempts_are_rate_limited_per_peer(tmp_path: Path, server_factory: ServerFactory) -> None:
     """After its burst of refusals a peer is cut off; another peer keeps being served."""
-    server = server_factory(security={"refused_burst": 3, "refused_per_minute": 1})  # type: ignore[operator]
+    server = server_factory(security={"refused_burst": 3, "refused_per_minute": 1})
     replies = [_send_from("127.0.0.2", server.port, message("NOBODY", "X", f"R{i}")) for i in range(6)]
     codes = [parse_ack(r).code if r else None for r in replies]
     assert codes[:2] == ["AR", "AR"]

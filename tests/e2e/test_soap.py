@@ -9,39 +9,41 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import os
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import zeep
+from commands import invoke
 from cryptography.hazmat.primitives import serialization
 from helpers import LAB_EXPECTED, lab_message
 from lxml import etree
-from pki import issue, make_ca
+from pki import Leaf, issue, make_ca
+from servers import Server, ServerFactory
+from shared_samples import sample, samples
+from xpaths import xnodes, xstrings
 from zeep.transports import Transport
 
 from channels.soap import hardened_parser
-from hub.cli.client import is_response, split_messages
+from hub.cli.client import is_response
+from hub.hl7.files import split_messages
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT.parent / "shared" / "samples"
+pytestmark = pytest.mark.slow
 ENV11 = "http://schemas.xmlsoap.org/soap/envelope/"
 WSDL = {"soap": "http://schemas.xmlsoap.org/wsdl/soap/", "soap12": "http://schemas.xmlsoap.org/wsdl/soap12/"}
 
 
 @pytest.fixture
-def soap(server_factory: Any, db_url: str) -> Any:
+def soap(server_factory: ServerFactory, db_url: str) -> Server:
     """A hub whose lab channel speaks SOAP (rule set, partners and 1 MiB body cap as config.yaml)."""
     return server_factory(db_url=db_url, protocol="soap", ruleset="tgv-lab-2026.1")
 
 
 def client(port: int, binding: str = "HL7Soap11") -> Any:
-    """A zeep service proxy built from the WSDL URL alone."""
-    return zeep.Client(f"http://127.0.0.1:{port}/hl7?wsdl").bind("Passerelle", binding)
+    """A zeep service proxy built from the WSDL URL alone (its operations exist only at run time)."""
+    return zeep.Client(f"http://127.0.0.1:{port}/hl7?wsdl").bind("Passerelle", binding)  # type: ignore[no-untyped-call]
 
 
 def post(port: int, body: bytes, content_type: str = "text/xml; charset=utf-8") -> tuple[int, str]:
@@ -67,18 +69,18 @@ def wsdl_locations(port: int, host: str) -> list[str]:
         tree = etree.fromstring(response.read(), hardened_parser())
     finally:
         conn.close()
-    assert not tree.xpath("//*[@name='SubmitDICOM']")  # a lab channel: no DICOM operation
-    return [str(loc) for loc in tree.xpath("//soap:address/@location | //soap12:address/@location", namespaces=WSDL)]
+    assert not xnodes(tree, "//*[@name='SubmitDICOM']")  # a lab channel: no DICOM operation
+    return xstrings(tree, "//soap:address/@location | //soap12:address/@location", WSDL)
 
 
-def test_wsdl_address_comes_from_config_not_from_the_host_header(soap: Any) -> None:
+def test_wsdl_address_comes_from_config_not_from_the_host_header(soap: Server) -> None:
     """A forged Host header changes nothing: the WSDL names the address the channel listens on."""
     expected = [f"http://127.0.0.1:{soap.port}/hl7"] * 2
     assert wsdl_locations(soap.port, "evil.example:666") == expected
     assert wsdl_locations(soap.port, f"127.0.0.1:{soap.port}") == expected
 
 
-def test_wsdl_publishes_the_channels_public_url(server_factory: Any, db_url: str) -> None:
+def test_wsdl_publishes_the_channels_public_url(server_factory: ServerFactory, db_url: str) -> None:
     """public_url (a proxy's address) is what the WSDL publishes, whatever the Host header says."""
     public = "https://hub.example.org/passerelle/hl7"
     server = server_factory(db_url=db_url, protocol="soap", public_url=public)
@@ -86,11 +88,11 @@ def test_wsdl_publishes_the_channels_public_url(server_factory: Any, db_url: str
     assert wsdl_locations(server.port, f"127.0.0.1:{server.port}") == [public, public]
 
 
-def test_every_lab_sample_gets_the_same_ack_code_as_over_mllp(soap: Any) -> None:
+def test_every_lab_sample_gets_the_same_ack_code_as_over_mllp(soap: Server) -> None:
     """Each message of each lab sample, as base64 bytes through zeep: the MLLP table's codes."""
     service = client(soap.port)
     got: dict[str, list[str]] = {}
-    for path in sorted((SAMPLES / "hl7v2" / "lab").glob("*.hl7")):
+    for path in samples("hl7v2/lab", "*.hl7"):
         for raw in split_messages(path.read_bytes()):
             if is_response(raw):  # holds an MSA: never acknowledged, a Fault says so
                 with pytest.raises(zeep.exceptions.Fault, match="never acknowledged"):
@@ -102,7 +104,7 @@ def test_every_lab_sample_gets_the_same_ack_code_as_over_mllp(soap: Any) -> None
     assert got == LAB_EXPECTED
 
 
-def test_er7_text_and_soap_12(soap: Any) -> None:
+def test_er7_text_and_soap_12(soap: Server) -> None:
     """ER7 as text (CRs survive XML as &#13;) and the SOAP 1.2 binding; French text intact."""
     text = lab_message("SOAP-TXT-1").decode().replace("Test^Lab", "Lévesque^Zoé")
     answer = client(soap.port).SubmitHL7(message=text)
@@ -111,18 +113,11 @@ def test_er7_text_and_soap_12(soap: Any) -> None:
     assert base64.b64decode(answer.ackBase64) if isinstance(answer.ackBase64, str) else answer.ackBase64
     answer12 = client(soap.port, "HL7Soap12").SubmitHL7(message=text.replace("SOAP-TXT-1", "SOAP-TXT-2"))
     assert answer12.ackCode == "AA"
-    shown = subprocess.run(
-        [sys.executable, "-m", "hub", "show", "patient", "P1", "--json", "--config", str(soap.config)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=os.environ,
-        timeout=60,
-    )
+    shown = invoke("show", "patient", "P1", "--json", "--config", str(soap.config))
     assert json.loads(shown.stdout)["patient"]["given"] == "Zoé"
 
 
-def test_faults_are_client_or_sender(soap: Any) -> None:
+def test_faults_are_client_or_sender(soap: Server) -> None:
     """Bad requests get a SOAP Fault naming the client (1.1) or the sender (1.2, HTTP 400)."""
     with pytest.raises(zeep.exceptions.Fault) as fault:
         client(soap.port).SubmitHL7()
@@ -171,26 +166,19 @@ HIDDEN_DOCTYPE = b"<!-- " + b"x" * 5000 + b" -->" + XXE.split(b"?>", 1)[1]
     [XXE, EXTERNAL_DTD, LAUGHS, HIDDEN_DOCTYPE],
     ids=["xxe-file-read", "external-dtd", "billion-laughs", "doctype-after-5kb"],
 )
-def test_xml_attacks_get_a_fault_and_nothing_else(soap: Any, attack: bytes) -> None:
+def test_xml_attacks_get_a_fault_and_nothing_else(soap: Server, attack: bytes) -> None:
     """A Fault (Client), no file content, no expansion; the attempt is journaled; the hub still serves."""
     status, body = post(soap.port, attack)
     assert status == 500
     assert "soap:Client" in body and "DOCTYPE is not allowed" in body
     assert "root:" not in body and "lollol" not in body
-    listed = subprocess.run(
-        [sys.executable, "-m", "hub", "messages", "list", "--json", "--config", str(soap.config)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=os.environ,
-        timeout=60,
-    )
+    listed = invoke("messages", "list", "--json", "--config", str(soap.config))
     (entry,) = [e for e in json.loads(listed.stdout) if e["channel"] == "lab"]
     assert (entry["status"], entry["reason"]) == ("protocol", " 199 E SOAP request refused (Fault sent)")
     assert client(soap.port).SubmitHL7(messageBase64=lab_message("AFTER-ATTACK")).ackCode == "AA"
 
 
-def test_oversized_body_gets_a_fault(soap: Any) -> None:
+def test_oversized_body_gets_a_fault(soap: Server) -> None:
     """A body over the channel's 1 MiB cap: Fault with HTTP 413, nothing of it kept."""
     envelope = (
         f'<s:Envelope xmlns:s="{ENV11}"><s:Body><p:SubmitHL7 xmlns:p="urn:passerelle:hl7:v1"><p:message>'.encode()
@@ -203,15 +191,24 @@ def test_oversized_body_gets_a_fault(soap: Any) -> None:
 
 
 # -- mutual TLS: partner identity, and DICOM objects -----------------------------------------------
+@dataclass
+class TlsSoap:
+    """A SOAP hub requiring client certificates, its CA, and the leaves "partner" and "stranger"."""
+
+    server: Server
+    ca: Path
+    leaves: dict[str, Leaf]
+
+
 @pytest.fixture
-def tls_soap(server_factory: Any, tmp_path: Path) -> dict[str, Any]:
+def tls_soap(server_factory: ServerFactory, tmp_path: Path) -> TlsSoap:
     """An imaging SOAP channel requiring a client certificate; partner RIS-A known by its certificate."""
     ca = make_ca("Passerelle test CA")
     (tmp_path / "ca.crt").write_bytes(ca[1].public_bytes(serialization.Encoding.PEM))
     server_cert, server_key, _ = issue(ca, "hub", True, tmp_path)
     partner = issue(ca, "ris-a", False, tmp_path)
     stranger = issue(ca, "ris-b", False, tmp_path)  # signed by the CA, but not a known partner
-    partners = [
+    partners: list[dict[str, object]] = [
         {
             "id": "ris-a",
             "name": "RIS A",
@@ -232,34 +229,35 @@ def tls_soap(server_factory: Any, tmp_path: Path) -> dict[str, Any]:
         partners=partners,
         tls={**tls, "client_certificate": "required"},
     )
-    return {"server": server, "ca": tmp_path / "ca.crt", "partner": partner, "stranger": stranger}
+    return TlsSoap(server, tmp_path / "ca.crt", {"partner": partner, "stranger": stranger})
 
 
-def tls_client(setup: dict[str, Any], who: str) -> Any:
+def tls_client(setup: TlsSoap, who: str) -> Any:
     """Zeep over HTTPS with `who`'s certificate, from the WSDL alone."""
     session = requests.Session()
     session.trust_env = False  # REQUESTS_CA_BUNDLE would otherwise replace the test CA
-    session.verify = str(setup["ca"])
-    cert, key, _ = setup[who]
+    session.verify = str(setup.ca)
+    cert, key, _ = setup.leaves[who]
     session.cert = (str(cert), str(key))
-    url = f"https://127.0.0.1:{setup['server'].port}/hl7?wsdl"
-    return zeep.Client(url, transport=Transport(session=session)).bind("Passerelle", "HL7Soap11")
+    url = f"https://127.0.0.1:{setup.server.port}/hl7?wsdl"
+    transport = Transport(session=session)  # type: ignore[no-untyped-call]
+    return zeep.Client(url, transport=transport).bind("Passerelle", "HL7Soap11")  # type: ignore[no-untyped-call]
 
 
-def test_dicom_over_soap_is_linked_by_the_partners_certificate(tls_soap: dict[str, Any]) -> None:
+def test_dicom_over_soap_is_linked_by_the_partners_certificate(tls_soap: TlsSoap) -> None:
     """A known certificate imports the object; a certificate the registry does not know is refused."""
-    data = (SAMPLES / "dicom" / "CT_small.dcm").read_bytes()
+    data = sample("dicom", "CT_small.dcm").read_bytes()
     reply = tls_client(tls_soap, "partner").SubmitDICOM(object=data)
     assert (reply.status, reply.studyInstanceUID) == ("accepted", "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322")
     again = tls_client(tls_soap, "partner").SubmitDICOM(object=data)
     assert again.status == "duplicate"
     refused = tls_client(tls_soap, "stranger").SubmitDICOM(object=data)
     assert refused.status == "refused"
-    bad = tls_client(tls_soap, "partner").SubmitDICOM(object=(SAMPLES / "dicom" / "no_meta.dcm").read_bytes())
+    bad = tls_client(tls_soap, "partner").SubmitDICOM(object=sample("dicom", "no_meta.dcm").read_bytes())
     assert bad.status == "error" and "not a DICOM Part 10 file" in bad.text
 
 
-def test_hl7_over_tls_soap_takes_identity_from_the_certificate(tls_soap: dict[str, Any]) -> None:
+def test_hl7_over_tls_soap_takes_identity_from_the_certificate(tls_soap: TlsSoap) -> None:
     """RIS-A's MSH under RIS-B's certificate is refused, as over MLLP."""
     report = (
         "MSH|^~\\&|RISA|H|DSQ|QC|20260103120000||ORM^O01^ORM_O01|T1|P|2.5.1\r"

@@ -6,10 +6,10 @@ import json
 import socket
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 from helpers import lab_message
+from servers import ServerFactory
 from sqlalchemy import create_engine, func, select
 
 from hub.cli.client import MLLPClient, parse_ack
@@ -20,7 +20,8 @@ from hub.store.db import make_engine
 from hub.store.models import JournalEntry, Message
 
 
-def test_two_workers_share_the_load_dedupe_and_chain(db_url: str, server_factory: Any) -> None:
+@pytest.mark.slow
+def test_two_workers_share_the_load_dedupe_and_chain(db_url: str, server_factory: ServerFactory) -> None:
     """8 clients, 200 messages, plus one message sent 16 times at once: stored once, same ACK, chain intact."""
     server = server_factory(db_url, workers=2, max_connections_per_peer=100)  # 24 clients from one address
     acks: dict[str, list[bytes]] = {}
@@ -58,7 +59,8 @@ def test_two_workers_share_the_load_dedupe_and_chain(db_url: str, server_factory
     assert (statuses["accepted"], statuses["duplicate"]) == (201, 15)
 
 
-def test_connections_are_spread_over_both_workers(tmp_path: Path, server_factory: Any) -> None:
+@pytest.mark.slow
+def test_connections_are_spread_over_both_workers(tmp_path: Path, server_factory: ServerFactory) -> None:
     """16 connections opened at once land on both workers (each has its own SO_REUSEPORT socket)."""
     server = server_factory(f"sqlite:///{tmp_path / 'spread.db'}", workers=2, max_connections_per_peer=100)
     clients = [MLLPClient("127.0.0.1", server.port) for _ in range(16)]
@@ -80,7 +82,13 @@ def test_a_port_in_use_is_refused_before_any_worker_starts(tmp_path: Path) -> No
         taken.listen(1)
         port = taken.getsockname()[1]
         channel = ChannelConfig.model_validate(
-            {"name": "lab", "protocol": "mllp", "listen": f"tcp:{port}:interface=127.0.0.1", "domain": "lab"}
+            {
+                "name": "lab",
+                "protocol": "mllp",
+                "listen": f"tcp:{port}:interface=127.0.0.1",
+                "domain": "lab",
+                "ruleset": "none",
+            }
         )
         with pytest.raises(OSError, match="in use"):
             bind_all([channel], 2)

@@ -19,7 +19,7 @@ from pure import prefer_sources
 prefer_sources()  # atheris instruments bytecode, never mypyc's C: fuzz the .py sources
 
 with atheris.instrument_imports():
-    from certification.structure import validate_structure
+    from certification.conformance import validate_structure
     from hub.hl7 import HL7Error, decode, parse, read_header
 
 

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from shared_samples import samples
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT.parent / "shared" / "samples" / "hl7v2"
 
 
 def test_short_atheris_run_finds_no_crash(tmp_path: Path) -> None:
@@ -17,7 +17,7 @@ def test_short_atheris_run_finds_no_crash(tmp_path: Path) -> None:
     pytest.importorskip("atheris", reason="atheris is installed by `make install` (test extra)")
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    for sample in SAMPLES.glob("*/*.hl7"):
+    for sample in samples("hl7v2", "*/*.hl7"):
         (corpus / sample.name).write_bytes(sample.read_bytes())
     run = subprocess.run(
         [

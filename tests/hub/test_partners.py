@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from guards import lift_guards
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -170,6 +171,7 @@ def test_journal_verify_detects_an_edited_row(engine: Engine) -> None:
     _chain(engine)
     assert verify(engine)[0] is None
     with engine.begin() as conn:
+        lift_guards(conn)
         conn.execute(text("UPDATE journal SET reason = 'nothing to see' WHERE seq = 3"))
     broken, _, _ = verify(engine)
     assert broken is not None
@@ -180,6 +182,7 @@ def test_journal_verify_detects_a_deleted_row(engine: Engine) -> None:
     """A missing entry in the middle, or at the tail, is named."""
     _chain(engine)
     with engine.begin() as conn:
+        lift_guards(conn)
         conn.execute(text("DELETE FROM journal WHERE seq = 2"))
     broken, _, _ = verify(engine)
     assert broken is not None
@@ -195,6 +198,7 @@ def test_journal_verify_detects_two_swapped_rows(engine: Engine) -> None:
     """Swapping the sequence numbers of two entries breaks the chain at the first of them."""
     _chain(engine)
     with engine.begin() as conn:
+        lift_guards(conn)
         conn.execute(text("UPDATE journal SET seq = -1 WHERE seq = 2"))
         conn.execute(text("UPDATE journal SET seq = 2 WHERE seq = 4"))
         conn.execute(text("UPDATE journal SET seq = 4 WHERE seq = -1"))

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from shared_samples import sample
 
 from mappings.dicom import DicomError, DicomObject, read_dicom
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "dicom"
 PYDICOM_DATA = Path(pydicom.__file__).parent / "data"
 BUNDLED = sorted(
     p for p in PYDICOM_DATA.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
@@ -51,15 +51,15 @@ def test_bundled_files_mostly_import() -> None:
 
 def test_samples_metadata() -> None:
     """What is kept of the shared samples: identifiers, modality, dates, French names, SR text."""
-    overlay = read_dicom((SAMPLES / "examples_overlay.dcm").read_bytes())
+    overlay = read_dicom(sample("dicom", "examples_overlay.dcm").read_bytes())
     assert (overlay.accession, overlay.modality, overlay.study_date) == ("8000000000330109", "MR", "2005-11-30")
-    french = read_dicom((SAMPLES / "chrFren.dcm").read_bytes())
+    french = read_dicom(sample("dicom", "chrFren.dcm").read_bytes())
     assert (french.patient.family, french.patient.given, french.charset) == ("Buc", "Jérôme", "ISO_IR 100")
-    basic = read_dicom((SAMPLES / "reportsi.dcm").read_bytes())
+    basic = read_dicom(sample("dicom", "reportsi.dcm").read_bytes())
     assert "Report Text" in basic.report_text
-    comprehensive = read_dicom((SAMPLES / "test-SR.dcm").read_bytes())
+    comprehensive = read_dicom(sample("dicom", "test-SR.dcm").read_bytes())
     assert "Diameter: 3 cm" in comprehensive.report_text
-    ct = read_dicom((SAMPLES / "CT_small.dcm").read_bytes())
+    ct = read_dicom(sample("dicom", "CT_small.dcm").read_bytes())
     assert ct.report_text == ""
     assert not hasattr(ct, "pixel_data")
 
@@ -69,10 +69,10 @@ def test_samples_metadata() -> None:
     [
         (b"", "not a DICOM Part 10 file"),
         (b"\0" * 128 + b"DICX" + b"\0" * 100, "not a DICOM Part 10 file"),
-        ((SAMPLES / "no_meta.dcm").read_bytes(), "not a DICOM Part 10 file"),
-        ((SAMPLES / "CT_small.dcm").read_bytes()[:20000], "truncated DICOM file"),
-        ((SAMPLES / "CT_small.dcm").read_bytes()[:-1], "truncated DICOM file"),
-        ((SAMPLES / "MR_small.dcm").read_bytes()[:5000], "truncated DICOM file"),
+        (sample("dicom", "no_meta.dcm").read_bytes(), "not a DICOM Part 10 file"),
+        (sample("dicom", "CT_small.dcm").read_bytes()[:20000], "truncated DICOM file"),
+        (sample("dicom", "CT_small.dcm").read_bytes()[:-1], "truncated DICOM file"),
+        (sample("dicom", "MR_small.dcm").read_bytes()[:5000], "truncated DICOM file"),
     ],
     ids=["empty", "no-DICM", "no-meta", "cut-in-pixels", "one-byte-short", "cut-in-pixels-mr"],
 )

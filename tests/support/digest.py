@@ -10,10 +10,10 @@ import dataclasses
 import json
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "hl7v2"
+from shared_samples import samples
+
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
 
@@ -37,7 +37,7 @@ def digest() -> str:
     from mappings import routes_for
 
     out: dict[str, Any] = {}
-    for path in sorted(SAMPLES.glob("*/*.hl7")):
+    for path in samples("hl7v2", "*/*.hl7"):
         domain = path.parent.name
         entry: dict[str, Any] = {}
         try:

@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IAddress
+from twisted.internet.protocol import Protocol
+from twisted.internet.testing import StringTransport
 
 from hub.cli.client import Ack, parse_ack
+from hub.engine.outcome import Prepared, Verdict
 from hub.interfaces import Inbound, Outcome, Reply
+
+
+class Transport(StringTransport):
+    """Twisted's StringTransport, with the calls the tests make typed (Twisted leaves them unannotated)."""
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+
+    def value(self) -> bytes:
+        """Everything written so far."""
+        return bytes(super().value())  # type: ignore[no-untyped-call]
+
+
+def attach(proto: Protocol, transport: StringTransport) -> None:
+    """``proto.makeConnection(transport)``."""
+    proto.makeConnection(transport)  # type: ignore[no-untyped-call]
+
+
+def peer(host: str = "10.0.0.1", port: int = 5000) -> IAddress:
+    """A TCP peer address, as the reactor hands it to ``buildProtocol``."""
+    return IAddress(IPv4Address("TCP", host, port))
 
 
 def reply(ack: bytes, code: Outcome = Outcome.AA) -> Reply:
@@ -36,10 +62,30 @@ class RecordingHandler:
         self.received: list[Inbound] = []
         self.waiting: list[tuple[Inbound, Deferred[Reply | None]]] = []
         self.blocked_peers: set[str] = set()
+        self.full = False
+        self.ready_callbacks: list[Callable[[], None]] = []
 
     def blocked(self, peer: str) -> bool:
         """True for the peers listed in ``self.blocked_peers``."""
         return peer in self.blocked_peers
+
+    def accepting(self) -> bool:
+        """False while ``self.full`` is set (a full queue to the writer)."""
+        return not self.full
+
+    def when_accepting(self, callback: Callable[[], None]) -> None:
+        """Call back now, or when `drain` is called."""
+        if self.full:
+            self.ready_callbacks.append(callback)
+        else:
+            callback()
+
+    def drain(self) -> None:
+        """The queue has room again: wake the transports waiting for it."""
+        self.full = False
+        callbacks, self.ready_callbacks = self.ready_callbacks, []
+        for callback in callbacks:
+            callback()
 
     def handle(self, inbound: Inbound) -> Deferred[Reply | None]:
         """Record, then answer now (or later when manual)."""
@@ -61,7 +107,7 @@ class FailingStore:
         self.error = error or ConnectionError("database unavailable")
         self.calls = 0
 
-    def commit(self, batch: object) -> list[object]:
+    def commit(self, batch: Sequence[Prepared]) -> list[Verdict]:
         """Raise the configured error."""
         self.calls += 1
         raise self.error

@@ -18,9 +18,19 @@ VT = b"\x0b"
 HL7_START = b"MSH|^~\\&|LIS|CHUM|DSQ|QC|20260101120000||ORU^R01^ORU_R01|H0|P|2.5.1\r"
 
 
+# The attackers connect from their own loopback address: per-peer limits and refusal buckets
+# count by address, and the good partner (127.0.0.1) must not share the attacker's.
+ATTACKER = "127.0.0.66"
+
+
+def _connect(port: int, timeout: float | None = None) -> socket.socket:
+    """A connection to the hub from the attacker's address."""
+    return socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(ATTACKER, 0))
+
+
 def slowloris(port: int, stop: threading.Event) -> None:
     """A frame that dribbles in, 10 bytes a second."""
-    with socket.create_connection(("127.0.0.1", port)) as s:
+    with _connect(port) as s:
         for byte in VT + HL7_START:
             if stop.is_set():
                 return
@@ -30,7 +40,7 @@ def slowloris(port: int, stop: threading.Event) -> None:
 
 def unterminated(port: int, stop: threading.Event) -> None:
     """A frame that never ends, held open."""
-    with socket.create_connection(("127.0.0.1", port)) as s:
+    with _connect(port) as s:
         s.sendall(VT + b"MSH|^~\\&|" + b"x" * 30_000)
         stop.wait()
 
@@ -39,7 +49,7 @@ def oversize(port: int, stop: threading.Event) -> None:
     """Frames over the cap, again and again (each closes its connection)."""
     while not stop.is_set():
         try:
-            with socket.create_connection(("127.0.0.1", port)) as s:
+            with _connect(port) as s:
                 s.sendall(VT + b"x" * 200_000)
                 s.recv(10)
         except OSError:
@@ -55,7 +65,7 @@ def endless(port: int, stop: threading.Event) -> None:
     ENDLESS_SENT.clear()
     sent = 0
     chunk = b"x" * 65536
-    with socket.create_connection(("127.0.0.1", port)) as s:
+    with _connect(port) as s:
         try:
             s.sendall(VT + HL7_START)
             while sent < ENDLESS_LIMIT and not stop.is_set():
@@ -76,7 +86,7 @@ def idle_thousand(port: int, stop: threading.Event) -> None:
     for n in range(1000):
         for _attempt in range(50):
             try:
-                IDLE_OPENED.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+                IDLE_OPENED.append(_connect(port, timeout=5))
                 break
             except OSError:
                 time.sleep(0.05)
@@ -95,7 +105,7 @@ def http_and_tls(port: int, stop: threading.Event) -> None:
     while not stop.is_set():
         for junk in (b"GET / HTTP/1.1\r\nHost: hub\r\n\r\n", hello):
             try:
-                with socket.create_connection(("127.0.0.1", port)) as s:
+                with _connect(port) as s:
                     s.sendall(junk)
                     s.recv(10)
             except OSError:
@@ -106,7 +116,7 @@ def connect_flood(port: int, stop: threading.Event) -> None:
     """Connect and close as fast as possible."""
     while not stop.is_set():
         with contextlib.suppress(OSError):
-            socket.create_connection(("127.0.0.1", port)).close()
+            _connect(port).close()
 
 
 CASES: dict[str, Callable[[int, threading.Event], None]] = {

@@ -11,6 +11,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+# A leaf certificate as `issue` writes it: (certificate file, key file, SHA-256 fingerprint "AB:CD:…").
+Leaf = tuple[Path, Path, str]
+
 
 def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
@@ -34,9 +37,7 @@ def make_ca(cn: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     return key, cert
 
 
-def issue(
-    ca: tuple[ec.EllipticCurvePrivateKey, x509.Certificate], cn: str, server: bool, out: Path
-) -> tuple[Path, Path, str]:
+def issue(ca: tuple[ec.EllipticCurvePrivateKey, x509.Certificate], cn: str, server: bool, out: Path) -> Leaf:
     """A leaf certificate signed by `ca`: (cert file, key file, SHA-256 fingerprint "AB:CD:…")."""
     ca_key, ca_cert = ca
     key = ec.generate_private_key(ec.SECP256R1())

@@ -1,4 +1,4 @@
-"""Alembic environment: the engine comes from `hub.db`, never from an ini file."""
+"""Alembic environment: the engine comes from `hub.store.db`, never from an ini file."""
 
 from __future__ import annotations
 

@@ -6,13 +6,13 @@ from datetime import datetime
 
 import pytest
 
-from hub.hl7 import Code, Issue, Location, ack_code, build_ack, parse, read_header
+from hub.hl7 import Code, Header, Issue, Location, ack_code, build_ack, parse, read_header
 from hub.hl7.errors import warning
 
 NOW = datetime(2026, 1, 2, 3, 4, 5)
 
 
-def header(version: str = "2.5.1", msh15: str = "", msh16: str = "", delims: str = "|^~\\&") -> object:
+def header(version: str = "2.5.1", msh15: str = "", msh16: str = "", delims: str = "|^~\\&") -> Header:
     """The header of a minimal inbound message."""
     fs, enc = delims[0], delims[1:]
     fields = ["MSH", enc, "LIS", "CHUM", "DSQ", "QC", "20260101", "", f"ORU{enc[0]}R01", "C42", "P", version]
@@ -20,9 +20,9 @@ def header(version: str = "2.5.1", msh15: str = "", msh16: str = "", delims: str
     return read_header(parse(fs.join(fields) + f"\rPID{fs}1\r"))
 
 
-def ack(code: str, h: object, issues: tuple[Issue, ...] = ()) -> list[list[str]]:
+def ack(code: str, h: Header | None, issues: tuple[Issue, ...] = ()) -> list[list[str]]:
     """The ACK as segments split on |."""
-    text = build_ack(code, h, issues, application="HUB", facility="DSQ", control_id="A1", now=NOW)  # type: ignore[arg-type]
+    text = build_ack(code, h, issues, application="HUB", facility="DSQ", control_id="A1", now=NOW)
     return [seg.split("|") for seg in text.rstrip("\r").split("\r")]
 
 
@@ -62,7 +62,7 @@ def test_ack_uses_the_senders_delimiters_and_escapes_texts() -> None:
     h = header(delims="@#~\\&")
     text = build_ack(
         "AE",
-        h,  # type: ignore[arg-type]
+        h,
         (Issue(Code.OTHER, Location("MSH", 1), "a@b", "c#d"),),
         application="HUB",
         facility="DSQ",
@@ -91,7 +91,7 @@ def test_ack_uses_the_senders_delimiters_and_escapes_texts() -> None:
 )
 def test_original_and_enhanced_mode_codes(msh15: str, msh16: str, outcome: str, expected: str | None) -> None:
     """MSH-15/16 (table 0155: AL, NE, ER, SU) decide between original and enhanced codes."""
-    assert ack_code(outcome, header(msh15=msh15, msh16=msh16)) == expected  # type: ignore[arg-type]
+    assert ack_code(outcome, header(msh15=msh15, msh16=msh16)) == expected
 
 
 def test_without_a_readable_header_the_ack_uses_defaults_and_empty_msa2() -> None:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 from hl7apy.parser import parse_message
+from shared_samples import samples
 
 from hub.hl7 import HL7Error, decode, parse
 from hub.hl7.files import split_messages
 
-SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "samples" / "hl7v2"
-FILES = sorted(SAMPLES.glob("*/*.hl7"))
+FILES = samples("hl7v2", "*/*.hl7")
 
 # Samples our parser refuses on purpose; hl7apy would accept them. Each reason is the test's claim.
 REFUSED = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.hl7 import Code, ContentError, Delimiters, RejectError, decode, escape, parse, read_header, unescape
+from hub.hl7 import Code, ContentError, Delimiters, HL7Error, RejectError, decode, escape, parse, read_header, unescape
 
 ORU = (
     "MSH|^~\\&|LIS|CHUM|DSQ|QC|20260101120000||ORU^R01^ORU_R01|C1|P|2.5.1\r"
@@ -121,7 +121,7 @@ def test_msh_inside_a_field_does_not_split() -> None:
         (ORU.replace("5.4", "5\x7f4"), ContentError, Code.DATA_TYPE, "OBX^1^5"),
     ],
 )
-def test_malformed_messages_raise_located_errors(text: str, error: type, code: Code, location: str) -> None:
+def test_malformed_messages_raise_located_errors(text: str, error: type[HL7Error], code: Code, location: str) -> None:
     """Each malformed input raises its error class with the ERR-3 code and ERR-2 location."""
     with pytest.raises(error) as info:
         parse(text)

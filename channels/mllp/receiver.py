@@ -19,40 +19,21 @@ Replies are written in the order of the frames, whatever order the engine answer
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from twisted.internet.interfaces import IAddress, IReactorTime
-from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 
-from hub.interfaces import Defect, Inbound, MessageHandler, Reply
+from hub.interfaces import Defect, Inbound, Reply
 
-VT, FS, CR, LF = b"\x0b", b"\x1c", b"\r", b"\n"
-_WHITESPACE = frozenset(b" \t\r\n")
-OVERSIZE_KEEP = 1024  # bytes of an oversize frame kept for the journal
-MAX_PENDING = 64  # frames awaiting their ACK before the connection stops being read
+from .framing import _WHITESPACE, CR, FS, LF, MAX_PENDING, OVERSIZE_KEEP, VT, frame
+
+if TYPE_CHECKING:
+    from .factory import MLLPFactory
 
 log = structlog.get_logger("passerelle.mllp")
-
-
-def frame(payload: bytes) -> bytes:
-    """Wrap one message in an MLLP block."""
-    return VT + payload + FS + CR
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Per-channel limits of an MLLP listener."""
-
-    max_frame_bytes: int = 1_048_576
-    idle_timeout: float = 300.0
-    max_connections: int = 200
-    max_connections_per_peer: int = 20
-    fs_grace: float = 0.2
 
 
 class MLLPReceiver(Protocol):
@@ -70,15 +51,36 @@ class MLLPReceiver(Protocol):
         self._grace: Any = None  # IDelayedCall: waiting for the CR after a final FS
         self._idle: Any = None  # IDelayedCall: the idle timeout
         self._pending: deque[list[Any]] = deque()
-        self._paused = False
+        self._paused = False  # reading is paused (any of the three reasons below)
+        self._write_blocked = False  # the peer does not read its ACKs: the transport's buffer is full
+        self._waiting_engine = False  # the queue to the writer is full
+        self._frame_deadline: Any = None  # IDelayedCall: a frame must complete in time
+        self._parsing = False
         self._warned: set[str] = set()
         self._closing = False
         self._peer_fp: str | None = None
 
     # -- Twisted hooks -------------------------------------------------------------------
     def connectionMade(self) -> None:
-        """Start the idle timer."""
+        """Start the idle timer; pause reading whenever the peer stops reading what we write."""
         self._idle = self.factory.clock.callLater(self.factory.limits.idle_timeout, self.timeoutConnection)
+        self.transport.registerProducer(self, True)
+
+    # IPushProducer, for the transport's write side: a peer that never reads its ACKs fills the
+    # transport's buffer; we then stop reading its frames, so no more ACKs pile up.
+    def pauseProducing(self) -> None:
+        """The transport's write buffer is full."""
+        self._write_blocked = True
+        self._update_reading()
+
+    def resumeProducing(self) -> None:
+        """The transport's write buffer drained."""
+        self._write_blocked = False
+        self._update_reading()
+
+    def stopProducing(self) -> None:
+        """The connection is going away."""
+        self._closing = True
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         """Forget timers and the connection count."""
@@ -86,6 +88,7 @@ class MLLPReceiver(Protocol):
             self._idle.cancel()
         if self._grace is not None and self._grace.active():
             self._grace.cancel()
+        self._stop_deadline()
         self.factory.release(self.peer)
 
     def timeoutConnection(self) -> None:
@@ -107,8 +110,24 @@ class MLLPReceiver(Protocol):
 
     # -- framing -------------------------------------------------------------------------
     def _parse(self) -> None:
+        if self._parsing:  # an engine that answers at once calls back into `_flush` from `_emit`
+            return
+        self._parsing = True
+        try:
+            self._cut_frames()
+        finally:
+            self._parsing = False
+
+    def _cut_frames(self) -> None:
         buf = self._buf
         while buf and not self._closing and self.transport is not None and not self.transport.disconnecting:
+            if len(self._pending) >= MAX_PENDING or self._waiting_engine:
+                return  # the rest stays in the buffer, bounded: reading is paused until ACKs go out
+            if not self.factory.handler.accepting():
+                self._waiting_engine = True
+                self._update_reading()
+                self.factory.handler.when_accepting(self._engine_ready)
+                return
             if self._after_fs:
                 self._after_fs = False
                 if buf[0] in (CR[0], LF[0]):
@@ -141,6 +160,7 @@ class MLLPReceiver(Protocol):
         del buf[:1]
         self._in_frame = True
         self._scan = 0
+        self._start_deadline()
         return True
 
     def _read_frame(self) -> bool:
@@ -151,6 +171,7 @@ class MLLPReceiver(Protocol):
             self._emit(bytes(buf[:vt]), Defect.TRUNCATED)
             del buf[: vt + 1]
             self._scan = 0
+            self._start_deadline()
             return True
         if fs == -1:
             self._scan = len(buf)
@@ -172,6 +193,7 @@ class MLLPReceiver(Protocol):
             del buf[: fs + 1]
             self._in_frame = False
             self._after_fs = True
+            self._stop_deadline()
             return True
         self._scan = fs + 1  # FS inside the payload: keep it as data
         return True
@@ -185,6 +207,7 @@ class MLLPReceiver(Protocol):
             buf.clear()
             self._in_frame = False
             self._after_fs = True
+            self._stop_deadline()
 
     def _warn(self, key: str, text: str) -> None:
         if key not in self._warned:
@@ -218,9 +241,7 @@ class MLLPReceiver(Protocol):
         self._pending.append(slot)
         d = self.factory.handler.handle(self._inbound(payload, defect))
         d.addCallbacks(self._answered, self._failed, callbackArgs=(slot,), errbackArgs=(slot,))
-        if len(self._pending) >= MAX_PENDING and not self._paused:
-            self._paused = True
-            self.transport.pauseProducing()
+        self._update_reading()
 
     def _answered(self, reply: Reply | None, slot: list[Any]) -> None:
         slot[0], slot[1] = True, reply
@@ -246,64 +267,53 @@ class MLLPReceiver(Protocol):
             self._closing = True
             self.transport.loseConnection()
             return
-        if self._paused and len(self._pending) < MAX_PENDING // 2 and self.transport is not None:
+        self._update_reading()
+        if not self._paused and self._buf and not self._closing:
+            self._parse()  # frames that arrived while reading was paused
+
+    # -- back-pressure and deadlines -------------------------------------------------------
+    def _update_reading(self) -> None:
+        """Read while ACKs are few, the engine takes frames and the peer reads its ACKs."""
+        if self.transport is None or self._closing:
+            return
+        pending = len(self._pending)
+        limit = MAX_PENDING // 2 if self._paused else MAX_PENDING  # hysteresis: resume well below the pause
+        pause = pending >= limit or self._waiting_engine or self._write_blocked
+        if pause and not self._paused:
+            self._paused = True
+            self.transport.pauseProducing()
+        elif not pause and self._paused:
             self._paused = False
             self.transport.resumeProducing()
 
+    def _engine_ready(self) -> None:
+        self._waiting_engine = False
+        self._update_reading()
+        if not self._paused and self._buf and not self._closing:
+            self._parse()
+
+    def _start_deadline(self) -> None:
+        """A frame has begun: it must end within `frame_timeout` of its first byte."""
+        self._stop_deadline()
+        self._frame_deadline = self.factory.clock.callLater(self.factory.limits.frame_timeout, self._frame_expired)
+
+    def _stop_deadline(self) -> None:
+        if self._frame_deadline is not None and self._frame_deadline.active():
+            self._frame_deadline.cancel()
+        self._frame_deadline = None
+
+    def _frame_expired(self) -> None:
+        """A frame still open past its deadline (a slow peer): journaled, and the connection closed."""
+        self._frame_deadline = None
+        if self._in_frame and not self._closing:
+            self._protocol_failure(Defect.SLOW, bytes(self._buf[:OVERSIZE_KEEP]), len(self._buf))
+
     def _protocol_failure(self, defect: Defect, head: bytes, size: int) -> None:
         log.warning("protocol_failure", channel=self.factory.channel, peer=self.peer, defect=defect.value, size=size)
+        self._stop_deadline()
         self._buf.clear()
         self._in_frame = False
         self.transport.pauseProducing()  # read nothing more; close once the attempt is journaled
         self._closing = True
         d = self.factory.handler.handle(self._inbound(head, defect, size))
         d.addBoth(lambda _: self.transport.loseConnection())
-
-
-class MLLPFactory(Factory):
-    """Builds receivers for one channel and enforces its connection limits."""
-
-    def __init__(
-        self,
-        channel: str,
-        handler: MessageHandler,
-        limits: Limits = Limits(),
-        clock: IReactorTime | None = None,
-    ) -> None:
-        if clock is None:
-            from twisted.internet import reactor as default_reactor
-
-            clock = default_reactor
-        self.channel = channel
-        self.handler = handler
-        self.limits = limits
-        self.clock: Any = clock  # IReactorTime
-        self.connections = 0
-        self.per_peer: dict[str, int] = {}
-
-    def buildProtocol(self, addr: IAddress | None) -> MLLPReceiver | None:
-        """A receiver, or None (connection closed) when a limit is reached."""
-        peer = str(getattr(addr, "host", addr))
-        if self.handler.blocked(peer):  # too many refused link attempts: wait for the bucket to refill
-            return None
-        if self.connections >= self.limits.max_connections:
-            log.warning("connection_refused", channel=self.channel, peer=peer, limit="channel")
-            return None
-        if self.per_peer.get(peer, 0) >= self.limits.max_connections_per_peer:
-            log.warning("connection_refused", channel=self.channel, peer=peer, limit="peer")
-            return None
-        self.connections += 1
-        self.per_peer[peer] = self.per_peer.get(peer, 0) + 1
-        return MLLPReceiver(self, peer)
-
-    def release(self, peer: str) -> None:
-        """A connection closed."""
-        self.connections -= 1
-        left = self.per_peer.get(peer, 1) - 1
-        if left:
-            self.per_peer[peer] = left
-        else:
-            self.per_peer.pop(peer, None)
-
-
-MakeFactory = Callable[[str, MessageHandler, Limits], MLLPFactory]

@@ -1,0 +1,93 @@
+"""A good partner's latency on one connection while each hostile peer of tests/support/hostile.py runs."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from bench.messages import oru
+from bench.processes import ROOT, start_hub, stop
+from bench.table import Row
+
+sys.path.insert(0, str(ROOT / "tests" / "support"))  # tests/support is not a package: on the path
+from hostile import CASES, IDLE_READY, PeakRSS
+
+from hub.cli.client import MLLPClient, parse_ack
+
+BASELINE = "none (baseline)"
+LIMITS = {"max_connections": 2000, "max_connections_per_peer": 1500, "max_frame_bytes": 65536}
+
+
+def _warm_up(port: int) -> None:
+    """The first messages pay for compiling the structure checks: send them before measuring."""
+    warm = MLLPClient("127.0.0.1", port, timeout=30)
+    for n in range(20):
+        warm.send(oru(f"HBWARM{n}x{time.time_ns()}"))
+    warm.close()
+
+
+def _start_attacker(case: str, port: int, stop_attack: threading.Event) -> threading.Thread | None:
+    """The hostile peer of `case`, running (none for the baseline), given half a second to get going."""
+    if case not in CASES:
+        return None
+    attacker = threading.Thread(target=CASES[case], args=(port, stop_attack), daemon=True)
+    attacker.start()
+    time.sleep(0.5)
+    if case == "1000-idle-connections":
+        IDLE_READY.wait(60)
+    return attacker
+
+
+def _one_case(proc: subprocess.Popen[bytes], port: int, case: str, messages: int, index: int) -> Row:
+    """`messages` from the good partner while `case` runs; its latencies and the hub's memory."""
+    stop_attack = threading.Event()
+    rss = PeakRSS(proc.pid).start()  # the hub's memory, until the attacker is gone
+    attacker = _start_attacker(case, port, stop_attack)
+    client = MLLPClient("127.0.0.1", port, timeout=30)
+    latencies, accepted = [], 0
+    start = time.perf_counter()
+    try:
+        for n in range(messages):
+            t0 = time.perf_counter()
+            reply = client.send(oru(f"HB{index}x{n}x{time.time_ns()}"))
+            latencies.append(time.perf_counter() - t0)
+            accepted += parse_ack(reply).code in ("AA", "CA")
+    finally:
+        elapsed = time.perf_counter() - start
+        client.close()
+        stop_attack.set()
+        if attacker is not None:
+            attacker.join(15)
+        rss.stop()
+    q = statistics.quantiles(latencies, n=100)
+    return {
+        "case": case,
+        "messages": messages,
+        "accepted": accepted,
+        "msg_per_s": messages / elapsed,
+        "p50_ms": q[49] * 1e3,
+        "p99_ms": q[98] * 1e3,
+        "max_ms": max(latencies) * 1e3,
+        "hub_alive": proc.poll() is None,
+        "rss_before_kib": rss.before,
+        "rss_peak_kib": rss.peak,
+    }
+
+
+def hostile_bench(messages: int = 200) -> list[Row]:
+    """A good partner's latency on one connection while each hostile peer runs (SQLite hub)."""
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmpdir:
+        proc, port = start_hub(f"sqlite:///{Path(tmpdir) / 'hostile.db'}", Path(tmpdir), **LIMITS)
+        try:
+            _warm_up(port)
+            for case in [BASELINE, *CASES]:
+                rows.append(_one_case(proc, port, case, messages, len(rows)))
+        finally:
+            stop(proc)
+    return rows

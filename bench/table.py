@@ -1,0 +1,95 @@
+"""The tables `make bench` prints, from the figures the runs return (the same ones bench/results.json keeps)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+Row = dict[str, Any]  # one row of a table, as bench/results.json keeps it (names to numbers and labels)
+WIDTHS = {"conns": 5, "msg/s": 9, "p50 ms": 8, "p90 ms": 8, "p99 ms": 8, "AA/CA": 6, "x peer": 7}
+
+
+def print_machine(machine: str, speed: tuple[float, float]) -> None:
+    """The machine, and how fast it was before and after the runs."""
+    print(f"\nPasserelle bench on {machine}")
+    print(f"A 1,000,000-step empty Python loop took {speed[0]:.1f} ms before the runs and {speed[1]:.1f} ms after")
+    print("(best of 5; this machine is shared, and that figure says how fast it was at the time)")
+
+
+def print_micro(parse: dict[str, float], validation: dict[str, float]) -> None:
+    """Parse and validation cost per message, ours beside hl7apy's and python-hl7's."""
+    print(f"\nParse one {parse['bytes']}-byte ORU^R01 (µs per message, lower is better)")
+    print(f"  {'ours: decode + parse + header':34} {parse['ours_parse_us']:10.1f}")
+    print(f"  {'ours: the above + lab mapping':34} {parse['ours_parse_map_us']:10.1f}")
+    print(f"  {'python-hl7 hl7.parse':34} {parse['python_hl7_us']:10.1f}")
+    print(f"  {'hl7apy parse_message':34} {parse['hl7apy_us']:10.1f}")
+    print("\nValidate one parsed 2 KB ORU^R01 (µs per message)")
+    print(f"  {'ours: structure (hl7apy model)':34} {validation['ours_structure_us']:10.1f}")
+    print(f"  {'ours: tgv-lab-2026.1 rule set':34} {validation['ours_ruleset_us']:10.1f}")
+    print(f"  {'hl7apy strict Validator':34} {validation['hl7apy_strict_us']:10.1f}")
+
+
+def print_e2e(e2e: list[Row], per_run: int, steal: list[float]) -> None:
+    """Each server at 1, 8 and 64 connections, and its rate as a multiple of the peer's."""
+    peer = {r["connections"]: r["msg_per_s"] for r in e2e if r["server"] == "python-hl7 peer"}
+    rounds = e2e[0]["rounds"] if e2e else 0
+    print(
+        f"\nEnd to end over MLLP, {per_run} messages per run, one outstanding per connection;"
+        f" best of {rounds} rounds, every server back to back in each"
+    )
+    if steal:
+        print(f"  (CPU stolen by the hypervisor during these runs: {steal[0]:.0f}% of the machine's time)")
+    print(f"  {'server':24} " + " ".join(f"{h:>{w}}" for h, w in WIDTHS.items()) + f" {'cpu µs':>7} {'client':>7}")
+    for r in e2e:
+        ratio = r["msg_per_s"] / peer[r["connections"]] if peer.get(r["connections"]) else 0.0
+        print(
+            f"  {r['server']:24} {r['connections']:5d} {r['msg_per_s']:9.0f} {r['p50_ms']:8.2f} "
+            f"{r['p90_ms']:8.2f} {r['p99_ms']:8.2f} {r['accepted']:6d} {ratio:7.2f} {r['cpu_us']:7.0f}"
+            f" {r['client_cpu_us']:7.0f}"
+        )
+    print("  cpu µs: the server's CPU time (user + system, all its processes) per message, from /proc;")
+    print("  client: the load generator's own (this process), which shares the machine's cores with the server")
+
+
+def print_domains(domains: list[Row], per_run: int) -> None:
+    """Each domain and transport on one hub."""
+    print(f"\nDomains and transports, one hub on SQLite, 8 connections, {per_run} messages each")
+    print(f"  {'run':24} " + " ".join(f"{h:>{w}}" for h, w in WIDTHS.items() if h != "x peer"))
+    for r in domains:
+        print(
+            f"  {r['run']:24} {r['connections']:5d} {r['msg_per_s']:9.0f} {r['p50_ms']:8.2f} "
+            f"{r['p90_ms']:8.2f} {r['p99_ms']:8.2f} {r['accepted']:6d}"
+        )
+
+
+def print_hostile(hostile: list[Row]) -> None:
+    """The good partner's latency, and the hub's memory, during each hostile case."""
+    print("\nA good partner's latency while a hostile peer runs (one connection, 200 messages, SQLite)")
+    print(
+        f"  {'hostile peer':24} {'msg/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'AA/CA':>6} {'hub up':>7}"
+        f" {'RSS KiB':>8} {'peak +':>7}"
+    )
+    for r in hostile:
+        print(
+            f"  {r['case']:24} {r['msg_per_s']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['max_ms']:8.2f} "
+            f"{r['accepted']:6d} {'yes' if r['hub_alive'] else 'NO':>7} {r['rss_before_kib']:8d}"
+            f" {r['rss_peak_kib'] - r['rss_before_kib']:7d}"
+        )
+    print("  RSS KiB: the hub's before the case; peak +: its highest during the case, over that (sampled every 10 ms)")
+
+
+def print_budget(e2e: list[Row], floor: list[dict[str, float]], target: float = 5000) -> None:
+    """The CPU left per message at the 8-connection target, after the parts that are not the hub's code."""
+    clients = [r["client_cpu_us"] for r in e2e if r["connections"] == 8 and r["server"].startswith("passerelle sqlite")]
+    sqlite_cpu = next(r["sqlite_cpu_us"] for r in floor if r["batch"] == 8)
+    if not clients:
+        return
+    cores = os.cpu_count() or 1
+    budget = cores * 1e6 / target
+    client = min(clients)
+    left = budget - client - sqlite_cpu
+    print(
+        f"  {target:,.0f} msg/s on {cores} cores leaves {budget:.0f} µs of CPU per message in all; the load generator"
+        f" took {client:.0f} and SQLite alone {sqlite_cpu:.0f} (batches of 8):"
+    )
+    print(f"  {left:.0f} µs left for framing, parsing, rules, mapping, rows and the journal together")

@@ -1,0 +1,47 @@
+"""The repository schema, as SQLAlchemy 2 typed models (one module per concern)."""
+
+from .base import Base
+from .clinical import (
+    DicomInstance,
+    ImagingDocument,
+    ImagingOrder,
+    ImagingReport,
+    LabObservation,
+    LabOrder,
+    MedicationEvent,
+    Patient,
+    PatientIdentifier,
+)
+from .intake import JournalEntry, JournalHead, Message
+from .registry import (
+    Campaign,
+    CampaignMessage,
+    Certificate,
+    Partner,
+    PartnerEvent,
+    PartnerIdentity,
+    RegistryVersion,
+)
+
+__all__ = [
+    "Base",
+    "Campaign",
+    "CampaignMessage",
+    "Certificate",
+    "DicomInstance",
+    "ImagingDocument",
+    "ImagingOrder",
+    "ImagingReport",
+    "JournalEntry",
+    "JournalHead",
+    "LabObservation",
+    "LabOrder",
+    "MedicationEvent",
+    "Message",
+    "Partner",
+    "PartnerEvent",
+    "PartnerIdentity",
+    "Patient",
+    "PatientIdentifier",
+    "RegistryVersion",
+]
