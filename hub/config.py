@@ -35,7 +35,12 @@ class DatabaseConfig(_Strict):
     """The central repository."""
 
     url: str = "sqlite:///var/passerelle.db"
-    busy_timeout_ms: Annotated[int, Field(ge=0)] = 5000
+    busy_timeout_ms: Annotated[int, Field(ge=0)] = 5000  # SQLite, and the hub writers' lock beside it
+    # PostgreSQL: how long to wait before an attempt fails with AR 207 and the writer goes on
+    connect_timeout_s: Annotated[int, Field(ge=1)] = 10
+    statement_timeout_ms: Annotated[int, Field(ge=0)] = 30_000  # 0: none
+    lock_timeout_ms: Annotated[int, Field(ge=0)] = 10_000  # 0: none
+    keepalives_idle_s: Annotated[int, Field(ge=1)] = 30
 
 
 class IntakeConfig(_Strict):

@@ -42,6 +42,7 @@ class Defect(StrEnum):
     JUNK = "junk"  # bytes outside any frame; the connection is closed
     OVERSIZE = "oversize"  # the frame passed the channel's cap; the connection is closed
     SLOW = "slow"  # the frame did not end within the channel's frame timeout; the connection is closed
+    TLS = "tls"  # the TLS handshake failed (untrusted or no certificate, old protocol); nothing is answered
     MALFORMED = "malformed"  # a request (SOAP) that could not be read; it got a Fault
 
 
@@ -57,6 +58,7 @@ class Inbound:
     charset_hint: str = ""  # the transport's word on the charset (SOAP), used when MSH-18 is empty
     defect: Defect | None = None
     size: int = -1  # the full size when `raw` holds only the first bytes (oversize)
+    note: str = ""  # the transport's PHI-free word on a defect (a TLS handshake's failure reason)
 
 
 class Outcome(StrEnum):

@@ -63,8 +63,8 @@ def control_id_safe(h: Header) -> bool:
     return len(h.control_id) <= limit and not (delimiters & set(h.control_id))
 
 
-def defect_issue(defect: Defect) -> Issue:
-    """The issue a transport's defect is answered (and journaled) with."""
+def defect_issue(defect: Defect, note: str = "") -> Issue:
+    """The issue a transport's defect is answered (and journaled) with; `note` is the transport's reason."""
     texts = {
         Defect.EMPTY: ("trame MLLP vide", "empty MLLP frame"),
         Defect.TRUNCATED: ("trame MLLP tronquée (VT avant FS)", "truncated MLLP frame (VT before FS)"),
@@ -72,8 +72,11 @@ def defect_issue(defect: Defect) -> Issue:
         Defect.OVERSIZE: ("trame trop grande", "frame or body over the size cap"),
         Defect.MALFORMED: ("requête SOAP refusée", "SOAP request refused (Fault sent)"),
         Defect.SLOW: ("trame non terminée à temps", "frame not completed in time"),
+        Defect.TLS: ("négociation TLS échouée", "TLS handshake failed"),
     }
     fr, en = texts[defect]
+    if note:
+        fr, en = f"{fr} : {note}", f"{en}: {note}"
     code = Code.SEGMENT_SEQUENCE if defect is Defect.EMPTY else Code.OTHER
     return Issue(code, Location(), fr, en)
 

@@ -91,8 +91,8 @@ class Pipeline:
 
     def _prepare(self, inbound: Inbound) -> Prepared:
         sha = hashlib.sha256(inbound.raw).hexdigest()
-        if inbound.defect in (Defect.JUNK, Defect.OVERSIZE, Defect.MALFORMED, Defect.SLOW):
-            return Prepared(inbound, sha, Status.PROTOCOL, issues=(defect_issue(inbound.defect),))
+        if inbound.defect in (Defect.JUNK, Defect.OVERSIZE, Defect.MALFORMED, Defect.SLOW, Defect.TLS):
+            return Prepared(inbound, sha, Status.PROTOCOL, issues=(defect_issue(inbound.defect, inbound.note),))
         start = Prepared(inbound, sha, Status.REJECTED)
         try:
             prepared, answered = self._steps(start, self.channels[inbound.channel])

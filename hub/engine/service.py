@@ -30,7 +30,7 @@ from hub.engine.policy import ChannelPolicy
 from hub.engine.writer import SQLStore
 from hub.governance.directory import PartnerDirectory, RefusalLimiter
 from hub.governance.partners import import_specs
-from hub.store.db import ensure_schema, make_engine
+from hub.store.db import Timeouts, ensure_schema, make_engine
 from mappings.exclusions import Exclusion
 
 log = structlog.get_logger("passerelle.service")
@@ -158,6 +158,18 @@ class Hub:
         return self.service.stopService()  # type: ignore[no-any-return,no-untyped-call]
 
 
+def timeouts(config: Config) -> Timeouts:
+    """The database timeouts a serving hub runs with."""
+    db = config.database
+    return Timeouts(
+        busy_ms=db.busy_timeout_ms,
+        connect_s=db.connect_timeout_s,
+        statement_ms=db.statement_timeout_ms,
+        lock_ms=db.lock_timeout_ms,
+        keepalive_idle_s=db.keepalives_idle_s,
+    )
+
+
 def import_config_partners(engine: Engine, config: Config) -> None:
     """The declarative import of `partners:`; refusals are logged, the others applied."""
     if not config.partners:
@@ -181,7 +193,7 @@ def start(config: Config, reactor: Any, sockets: dict[str, Any] | None = None, i
 
 def build(config: Config, reactor: Any, sockets: dict[str, Any] | None = None, import_partners: bool = True) -> Hub:
     """The hub's services, not yet started: the schema is checked and the partners imported now."""
-    engine = make_engine(config.database.url, config.database.busy_timeout_ms)
+    engine = make_engine(config.database.url, timeouts=timeouts(config))
     state = ensure_schema(engine)
     log.info("schema", state=state, backend=engine.dialect.name)
     if import_partners:
@@ -191,7 +203,9 @@ def build(config: Config, reactor: Any, sockets: dict[str, Any] | None = None, i
     pipeline = build_pipeline(config, directory)
     intake = GroupCommitIntake(
         pipeline,
-        SQLStore(engine, directory=directory, acks=pipeline.acks),
+        SQLStore(
+            engine, directory=directory, acks=pipeline.acks, lock_timeout_s=config.database.busy_timeout_ms / 1000
+        ),
         reactor.callFromThread,
         max_batch=config.intake.max_batch,
         max_queued=config.intake.max_queued,
@@ -234,5 +248,5 @@ def _factory(channel: ChannelConfig, intake: GroupCommitIntake, dicom: DicomServ
     if channel.tls is not None:
         tls = channel.tls
         options = server_options(tls.certificate, tls.key, tls.ca, tls.client_certificate == "required")
-        factory = wrap(factory, options)
+        factory = wrap(factory, options, channel.name, intake)
     return factory

@@ -74,11 +74,11 @@ def bind_all(channels: list[ChannelConfig], workers: int) -> list[dict[str, sock
 
 def run(config: Config, workers: int) -> int:
     """Bind, prepare the database, fork the workers, wait for them; the exit status."""
-    from hub.engine.service import import_config_partners
+    from hub.engine.service import import_config_partners, timeouts
     from hub.store.db import ensure_schema, make_engine
 
     per_worker = bind_all(list(config.channels), workers)
-    engine = make_engine(config.database.url, config.database.busy_timeout_ms)
+    engine = make_engine(config.database.url, timeouts=timeouts(config))
     ensure_schema(engine)
     import_config_partners(engine, config)
     engine.dispose()

@@ -78,6 +78,7 @@ class SQLStore:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         directory: PartnerDirectory | None = None,
         acks: Acknowledger | None = None,
+        lock_timeout_s: float = 5.0,
     ) -> None:
         self.engine = engine
         self.clock = clock
@@ -91,7 +92,7 @@ class SQLStore:
         self._conn: Connection | None = None
         self._integrity: type[Exception] = engine.dialect.loaded_dbapi.IntegrityError
         self._data_error: type[Exception] = engine.dialect.loaded_dbapi.DataError
-        self._lock = writer_lock(engine)
+        self._lock = writer_lock(engine, lock_timeout_s)
 
     def _connection(self) -> Connection:
         if self._conn is None or self._conn.closed or self._conn.invalidated:

@@ -6,8 +6,10 @@ import contextlib
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +27,27 @@ class SchemaError(Exception):
     """The database schema can't be used as it is."""
 
 
-def make_engine(url: str, busy_timeout_ms: int = 5000) -> Engine:
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """How long the hub waits on its database before an attempt fails (AR 207) and it goes on.
+
+    PostgreSQL: `connect_s` (connect_timeout), `statement_ms` and `lock_ms` (statement_timeout
+    and lock_timeout, 0 for none), TCP keepalives after `keepalive_idle_s` of silence (then every
+    10 s, 3 probes), so a dead server or a half-open connection is noticed. SQLite: `busy_ms`, for
+    SQLite's own lock and for the hub writers' lock beside the database file.
+    """
+
+    busy_ms: int = 5000
+    connect_s: int = 10
+    statement_ms: int = 0
+    lock_ms: int = 0
+    keepalive_idle_s: int = 30
+
+
+def make_engine(url: str, busy_timeout_ms: int = 5000, timeouts: Timeouts | None = None) -> Engine:
     """An engine with the durability settings: SQLite WAL + synchronous=FULL, PG sync commit."""
+    limits = timeouts or Timeouts(busy_ms=busy_timeout_ms)
+    busy_timeout_ms = limits.busy_ms
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database
@@ -51,7 +72,19 @@ def make_engine(url: str, busy_timeout_ms: int = 5000) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    engine = create_engine(url, pool_pre_ping=True)
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql":
+        connect_args = {
+            "connect_timeout": limits.connect_s,
+            "keepalives": 1,
+            "keepalives_idle": limits.keepalive_idle_s,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+            # after the URL's own options (a search_path, say), which connect_args would replace
+            "options": f"{_url_options(parsed)} -c statement_timeout={limits.statement_ms}"
+            f" -c lock_timeout={limits.lock_ms}".strip(),
+        }
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     if parsed.get_backend_name() == "postgresql":
 
         @event.listens_for(engine, "connect")
@@ -83,40 +116,68 @@ def private_folder(path: Path) -> None:
         folder.mkdir(mode=0o700, exist_ok=True)
 
 
+def _url_options(url: Any) -> str:
+    """The libpq `options` the URL itself carries, or ""."""
+    value = url.query.get("options", "")
+    return " ".join(value) if isinstance(value, tuple) else str(value)
+
+
 class WriterLock:
     """Hub writers of one SQLite file take turns through ``flock`` on a file beside it.
 
     SQLite's own busy handler polls: a writer that finds the database locked sleeps 1, 2, 5, 10
     … 100 ms before it tries again, whatever the other writer's transaction takes (about 1 ms
     here). Under ``serve --workers N`` that sleep, not the work, set the tail latency (p99 of
-    102 ms at 8 connections). A writer blocked in ``flock`` wakes the moment the lock is let
-    go, and the kernel lets it go if the holder dies. Writers outside the hub (the CLI, an
-    import) still meet SQLite's busy handler, as before; the lock only orders the hub's own.
+    102 ms at 8 connections). A writer waiting for the ``flock`` retries within 0.2 to 2 ms of
+    the lock being let go, and the kernel lets it go if the holder dies; past the busy timeout it
+    gives up (TimeoutError: the batch gets AR 207), so a stuck writer elsewhere can't stall it.
+    Writers outside the hub (the CLI, an import) still meet SQLite's busy handler, as before; the
+    lock only orders the hub's own.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, timeout_s: float = 5.0) -> None:
         self.path = path
+        self.timeout_s = timeout_s
         self._fd: int | None = None
         self._mutex = threading.Lock()  # flock is per open file: threads of one process queue here
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
-        """Hold the lock for one transaction."""
-        with self._mutex:
+        """Hold the lock for one transaction; TimeoutError past `timeout_s` (the batch gets AR 207)."""
+        deadline = time.monotonic() + self.timeout_s
+        if not self._mutex.acquire(timeout=self.timeout_s):
+            raise TimeoutError(f"writer lock not taken in {self.timeout_s} s")
+        try:
             if self._fd is None:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            self._take(deadline)
             try:
                 yield
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._mutex.release()
+
+    def _take(self, deadline: float) -> None:
+        """flock, waiting until `deadline`: at once when free, else in short steps (0.2 to 2 ms)."""
+        assert self._fd is not None
+        pause = 0.0002
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"writer lock not taken in {self.timeout_s} s") from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.002)
 
 
-def writer_lock(engine: Engine) -> Callable[[], AbstractContextManager[None]]:
+def writer_lock(engine: Engine, timeout_s: float = 5.0) -> Callable[[], AbstractContextManager[None]]:
     """What the group-commit writer holds around each transaction: a `WriterLock` on SQLite files."""
     url = engine.url
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        return WriterLock(Path(f"{url.database}-writer.lock")).held
+        return WriterLock(Path(f"{url.database}-writer.lock"), timeout_s).held
     return contextlib.nullcontext
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,8 +163,25 @@ def test_a_certificate_only_partner_cannot_take_an_msh_nobody_holds(tls_server: 
 def test_clients_without_a_trusted_certificate_get_no_answer(tls_server: Server, pki: Pki, who: str | None) -> None:
     """No client certificate, or one from another CA: the handshake fails, nothing is answered."""
     client = pki.leaves[who] if who else None
+    before = _tls_failures(tls_server)
     reply, _ = tls_send(tls_server.port, pki.ca, client, message("APPA", "F", "T3"))
     assert reply is None
+    deadline = time.monotonic() + 5
+    while len(_tls_failures(tls_server)) == len(before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (entry,) = [e for e in _tls_failures(tls_server) if e.id not in {b.id for b in before}]
+    assert entry.status == "protocol" and entry.peer == "127.0.0.1"
+    if who == "stranger":  # a certificate came, untrusted: its fingerprint is journaled
+        assert pki.leaves["stranger"][2].upper() in entry.reason.upper()
+
+
+def _tls_failures(server: Server) -> list[JournalEntry]:
+    """The journal's failed TLS handshakes."""
+    engine = create_engine(server.db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(JournalEntry).where(JournalEntry.reason.contains("TLS handshake failed"))).all()
+    engine.dispose()
+    return list(rows)  # type: ignore[arg-type]
 
 
 def _handshake(port: int, pki: Pki, cipher: str, maximum: ssl.TLSVersion) -> str:

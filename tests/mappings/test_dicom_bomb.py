@@ -22,7 +22,7 @@ def _bomb(inflated_mib: int) -> bytes:
     meta.MediaStorageSOPInstanceUID = UID("1.2.3.4")
     meta.TransferSyntaxUID = UID(DEFLATED)
     fp = io.BytesIO()
-    write_file_meta_info(fp, meta, enforce_standard=True)
+    write_file_meta_info(fp, meta, enforce_standard=True)  # type: ignore[arg-type]  # any binary file works
     deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
     parts = [deflate.compress(struct.pack("<HH2sHI", 0x0009, 0x1010, b"OB", 0, inflated_mib << 20))]
     zeros = bytes(1 << 20)

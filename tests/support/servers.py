@@ -68,16 +68,22 @@ class ServerFactory(Protocol):
 def write_config(path: Path, db_url: str, port: int, **options: object) -> Path:
     """A config file with one lab channel on `port` and the default partners.
 
-    `busy_timeout_ms` (default 5000), `partners`, `security` and `extra_channels` go to their
-    sections; every other option is one of the lab channel's.
+    `busy_timeout_ms` (default 5000), `database` (more database keys), `partners`, `security`
+    and `extra_channels` go to their sections; every other option is one of the lab channel's.
     """
     extra_channels = options.pop("extra_channels", None) or []
     assert isinstance(extra_channels, list), "extra_channels is a list of channels"
     partners = options.pop("partners", None)
     security = options.pop("security", None)
+    database = options.pop("database", None) or {}
+    assert isinstance(database, dict), "database holds database keys (lock_timeout_ms...)"
     lab: dict[str, object] = {"name": "lab", "protocol": "mllp", "listen": f"tcp:{port}:interface=127.0.0.1"}
     data: dict[str, object] = {
-        "database": {"url": db_url, "busy_timeout_ms": options.pop("busy_timeout_ms", 5000)},
+        "database": {
+            "url": db_url,
+            "busy_timeout_ms": options.pop("busy_timeout_ms", 5000),
+            **database,
+        },
         # Unvalidated unless the test names a rule set: these tests are about links, framing and
         # storage, and send minimal messages (a channel without `ruleset` validates by default).
         "channels": [{**lab, "domain": "lab", "ruleset": "none", **options}, *extra_channels],
