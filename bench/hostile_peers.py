@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -15,12 +16,18 @@ from bench.processes import ROOT, start_hub, stop
 from bench.table import Row
 
 sys.path.insert(0, str(ROOT / "tests" / "support"))  # tests/support is not a package: on the path
-from hostile import CASES, IDLE_READY, PeakRSS
+from hostile import ATTACKER, CASES, CONNECTIONS, IDLE_READY, PeakRSS
 
 from hub.cli.client import MLLPClient, parse_ack
 
 BASELINE = "none (baseline)"
-LIMITS = {"max_connections": 2000, "max_connections_per_peer": 1500, "max_frame_bytes": 65536}
+LIMITS = {"max_connections": 2000, "max_connections_per_peer": 1500, "max_frame_bytes": 65536, "frame_timeout": 2}
+
+
+def _attacker_entries(db: Path) -> int:
+    """Journal entries from the attacker's address so far."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return int(conn.execute("SELECT count(*) FROM journal WHERE peer = ?", (ATTACKER,)).fetchone()[0])
 
 
 def _warm_up(port: int) -> None:
@@ -43,8 +50,9 @@ def _start_attacker(case: str, port: int, stop_attack: threading.Event) -> threa
     return attacker
 
 
-def _one_case(proc: subprocess.Popen[bytes], port: int, case: str, messages: int, index: int) -> Row:
-    """`messages` from the good partner while `case` runs; its latencies and the hub's memory."""
+def _one_case(proc: subprocess.Popen[bytes], port: int, case: str, messages: int, index: int, *, db: Path) -> Row:
+    """`messages` from the good partner while `case` runs: its latencies, the hub's memory, the journal's growth."""
+    entries, connections = _attacker_entries(db), CONNECTIONS[0]
     stop_attack = threading.Event()
     rss = PeakRSS(proc.pid).start()  # the hub's memory, until the attacker is gone
     attacker = _start_attacker(case, port, stop_attack)
@@ -64,6 +72,7 @@ def _one_case(proc: subprocess.Popen[bytes], port: int, case: str, messages: int
         if attacker is not None:
             attacker.join(15)
         rss.stop()
+    time.sleep(0.3)  # the writer journals what the attacker sent last
     q = statistics.quantiles(latencies, n=100)
     return {
         "case": case,
@@ -76,6 +85,9 @@ def _one_case(proc: subprocess.Popen[bytes], port: int, case: str, messages: int
         "hub_alive": proc.poll() is None,
         "rss_before_kib": rss.before,
         "rss_peak_kib": rss.peak,
+        "seconds": elapsed,
+        "attacker_connections": CONNECTIONS[0] - connections,
+        "journal_entries": _attacker_entries(db) - entries,
     }
 
 
@@ -83,11 +95,12 @@ def hostile_bench(messages: int = 200) -> list[Row]:
     """A good partner's latency on one connection while each hostile peer runs (SQLite hub)."""
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmpdir:
-        proc, port = start_hub(f"sqlite:///{Path(tmpdir) / 'hostile.db'}", Path(tmpdir), **LIMITS)
+        db = Path(tmpdir) / "hostile.db"
+        proc, port = start_hub(f"sqlite:///{db}", Path(tmpdir), **LIMITS)
         try:
             _warm_up(port)
             for case in [BASELINE, *CASES]:
-                rows.append(_one_case(proc, port, case, messages, len(rows)))
+                rows.append(_one_case(proc, port, case, messages, len(rows), db=db))
         finally:
             stop(proc)
     return rows

@@ -63,19 +63,26 @@ def print_domains(domains: list[Row], per_run: int) -> None:
 
 
 def print_hostile(hostile: list[Row]) -> None:
-    """The good partner's latency, and the hub's memory, during each hostile case."""
+    """The good partner's latency, the hub's memory and the journal's growth, during each hostile case."""
     print("\nA good partner's latency while a hostile peer runs (one connection, 200 messages, SQLite)")
     print(
-        f"  {'hostile peer':24} {'msg/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'AA/CA':>6} {'hub up':>7}"
-        f" {'RSS KiB':>8} {'peak +':>7}"
+        f"  {'hostile peer':24} {'msg/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'x base':>7} {'AA/CA':>6} {'hub up':>7}"
+        f" {'RSS KiB':>8} {'peak +':>7} {'conns':>6} {'journal':>8} {'/conn':>6} {'/s':>6}"
     )
+    base = next((r["p99_ms"] for r in hostile if r["case"].startswith("none")), 0.0) or 1.0
     for r in hostile:
+        conns, entries, seconds = r["attacker_connections"], r["journal_entries"], r["seconds"]
         print(
-            f"  {r['case']:24} {r['msg_per_s']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['max_ms']:8.2f} "
+            f"  {r['case']:24} {r['msg_per_s']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['p99_ms'] / base:7.2f} "
             f"{r['accepted']:6d} {'yes' if r['hub_alive'] else 'NO':>7} {r['rss_before_kib']:8d}"
-            f" {r['rss_peak_kib'] - r['rss_before_kib']:7d}"
+            f" {r['rss_peak_kib'] - r['rss_before_kib']:7d} {conns:6d} {entries:8d}"
+            f" {entries / max(conns, 1):6.2f} {entries / max(seconds, 1e-9):6.2f}"
         )
-    print("  RSS KiB: the hub's before the case; peak +: its highest during the case, over that (sampled every 10 ms)")
+    print(
+        "  x base: p99 over the baseline's; RSS KiB: the hub's before the case; peak +: its highest during the"
+        " case, over that (every 10 ms);\n  conns: connections the attacker opened; journal: entries from its"
+        " address; /conn and /s: per connection and per second of the case"
+    )
 
 
 def print_budget(e2e: list[Row], floor: list[dict[str, float]], target: float = 5000) -> None:

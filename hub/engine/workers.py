@@ -100,10 +100,23 @@ def run(config: Config, workers: int) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    return _wait(children, _stop)
+
+
+def _wait(children: list[int], stop_all: Any) -> int:
+    """Wait for the workers; when one ends on its own (its writer died, say), stop the others: exit 1."""
     status = 0
-    for pid in children:
-        _pid, raw = os.waitpid(pid, 0)
-        status = status or os.waitstatus_to_exitcode(raw)
+    left = set(children)
+    while left:
+        pid, raw = os.wait()
+        if pid not in left:
+            continue
+        left.discard(pid)
+        code = os.waitstatus_to_exitcode(raw)
+        if code and not status:  # a worker failed: the whole hub stops, for its supervisor to restart
+            status = code if code > 0 else 1
+            log.error("worker_exited", pid=pid, status=code)
+            stop_all(signal.SIGTERM, None)
     return status
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
+from commands import invoke
 from cryptography.hazmat.primitives import serialization
 from pki import Leaf, issue, make_ca
 from servers import Server, start_server
@@ -53,6 +55,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
             "a": issue(ca, "partner-a", False, out),
             "b": issue(ca, "partner-b", False, out),
             "c": issue(ca, "partner-c", False, out),
+            "a2": issue(ca, "partner-a-rotated", False, out),
             "stranger": issue(make_ca("Other CA"), "stranger", False, out),
         },
     )
@@ -212,3 +215,40 @@ def test_tls_below_1_2_is_refused(tls_server: Server, pki: Pki) -> None:
     """A client that offers at most TLS 1.1 (with a suite TLS 1.1 can use) is refused."""
     port = tls_server.port
     assert _handshake(port, pki, "ECDHE-ECDSA-AES128-SHA", ssl.TLSVersion.TLSv1_1) == "refused"
+
+
+def test_a_rotated_certificate_is_refused_at_the_next_commit(tls_server: Server, pki: Pki, tmp_path: Path) -> None:
+    """Partner A's certificate is replaced while the hub runs: the old one is refused, the new one served.
+
+    The rotation keeps every count of the registry equal (one identity out, one in); the
+    registry version its trigger bumps is what each transaction compares.
+    """
+
+    def partner_a(fingerprint: str) -> Path:
+        path = tmp_path / f"a-{fingerprint[:5].replace(':', '')}.yaml"
+        entry = {
+            "id": "partner-a",
+            "name": "a",
+            "category": "government",
+            "domains": ["lab"],
+            "product": {"name": "P", "version": "1"},
+            "identities": [
+                {"certificate_sha256": fingerprint},
+                {"sending_application": "APPA", "sending_facility": "F"},
+            ],
+        }
+        path.write_text(yaml.safe_dump([entry]))
+        return path
+
+    old, new = pki.leaves["a"], pki.leaves["a2"]
+    reply, _ = tls_send(tls_server.port, pki.ca, old, message("APPA", "F", "ROT1"))
+    assert reply is not None and parse_ack(reply).code == "AA"
+    rotated = invoke("partners", "import", "--config", str(tls_server.config), str(partner_a(new[2])))
+    assert rotated.exit_code == 0, rotated.output
+    try:
+        reply, _ = tls_send(tls_server.port, pki.ca, old, message("APPA", "F", "ROT2"))
+        assert reply is not None and parse_ack(reply).code == "AR"
+        reply, _ = tls_send(tls_server.port, pki.ca, new, message("APPA", "F", "ROT3"))
+        assert reply is not None and parse_ack(reply).code == "AA"
+    finally:
+        assert invoke("partners", "import", "--config", str(tls_server.config), str(partner_a(old[2]))).exit_code == 0

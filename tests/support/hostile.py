@@ -23,19 +23,42 @@ HL7_START = b"MSH|^~\\&|LIS|CHUM|DSQ|QC|20260101120000||ORU^R01^ORU_R01|H0|P|2.5
 ATTACKER = "127.0.0.66"
 
 
+CONNECTIONS = [0]  # connections the attackers opened (or tried to), for journal growth per connection
+
+
 def _connect(port: int, timeout: float | None = None) -> socket.socket:
     """A connection to the hub from the attacker's address."""
+    CONNECTIONS[0] += 1
     return socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(ATTACKER, 0))
 
 
+EMPTY_FLOOD = b"\x0b\x1c\r" * (65536 // 3)  # one 64 KiB read of about 21,000 empty frames
+
+
+def empty_frame_flood(port: int, stop: threading.Event) -> None:
+    """64 KiB of empty frames per connection, again and again (the hub blocks the address)."""
+    while not stop.is_set():
+        try:
+            with _connect(port, timeout=2) as s:
+                s.sendall(EMPTY_FLOOD)
+                while s.recv(65536):
+                    pass
+        except OSError:
+            time.sleep(0.01)
+
+
 def slowloris(port: int, stop: threading.Event) -> None:
-    """A frame that dribbles in, 10 bytes a second."""
-    with _connect(port) as s:
-        for byte in VT + HL7_START:
-            if stop.is_set():
-                return
-            s.send(bytes([byte]))
-            time.sleep(0.1)
+    """Frames that dribble in, 10 bytes a second, on a new connection each time the hub cuts one."""
+    while not stop.is_set():
+        try:
+            with _connect(port) as s:
+                for byte in VT + HL7_START * 100:
+                    if stop.is_set():
+                        return
+                    s.send(bytes([byte]))
+                    time.sleep(0.1)
+        except OSError:
+            time.sleep(0.05)  # cut at the frame deadline: start again
 
 
 def unterminated(port: int, stop: threading.Event) -> None:
@@ -120,6 +143,7 @@ def connect_flood(port: int, stop: threading.Event) -> None:
 
 
 CASES: dict[str, Callable[[int, threading.Event], None]] = {
+    "empty-frame-flood": empty_frame_flood,
     "slowloris": slowloris,
     "unterminated-frame": unterminated,
     "oversize-frames": oversize,
