@@ -19,10 +19,18 @@ import time
 from bench.e2e import STEAL, domain_bench, e2e_bench
 from bench.floor import floor_bench, print_floor
 from bench.hostile_peers import hostile_bench
-from bench.micro import loop_ms, parse_bench, validation_bench
+from bench.micro import big_parse_bench, loop_ms, parse_bench, validation_bench
 from bench.pg import drop_pg_schemas
 from bench.processes import ROOT
-from bench.table import print_budget, print_domains, print_e2e, print_hostile, print_machine, print_micro
+from bench.table import (
+    print_big_parse,
+    print_budget,
+    print_domains,
+    print_e2e,
+    print_hostile,
+    print_machine,
+    print_micro,
+)
 
 
 def main() -> None:
@@ -31,6 +39,7 @@ def main() -> None:
     speed_before = loop_ms()
     parse = parse_bench()
     validation = validation_bench()
+    big = big_parse_bench()
     try:
         e2e = e2e_bench(per_run, int(os.environ.get("BENCH_ROUNDS", "2")))
     finally:
@@ -42,6 +51,7 @@ def main() -> None:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print_machine(machine, speed)
     print_micro(parse, validation)
+    print_big_parse(big)
     print_e2e(e2e, per_run, STEAL)
     print_domains(domains, per_run)
     print_hostile(hostile)
@@ -55,6 +65,7 @@ def main() -> None:
         "hostile": hostile,
         "parse": parse,
         "validation": validation,
+        "big_parse_ms": big,
         "e2e": e2e,
         "floor": floor,
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

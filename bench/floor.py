@@ -80,7 +80,13 @@ def _hub(tmp: Path) -> tuple[Pipeline, SQLStore, Engine, str]:
         "database": {"url": f"sqlite:///{path}"},
         "logging": {"level": "warning"},
         "channels": [
-            {"name": "lab", "protocol": "mllp", "listen": "tcp:0", "domain": "lab", "ruleset": "tgv-lab-2026.1"}
+            {
+                "name": "lab",
+                "protocol": "mllp",
+                "listen": "tcp:0:interface=127.0.0.1",
+                "domain": "lab",
+                "ruleset": "tgv-lab-2026.1",
+            }
         ],
         "partners": [LAB_PARTNER],
     }

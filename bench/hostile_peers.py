@@ -16,7 +16,7 @@ from bench.processes import ROOT, start_hub, stop
 from bench.table import Row
 
 sys.path.insert(0, str(ROOT / "tests" / "support"))  # tests/support is not a package: on the path
-from hostile import ATTACKER, CASES, CONNECTIONS, IDLE_READY, PeakRSS
+from hostile import CASES, CONNECTIONS, IDLE_READY, PeakRSS, attack_from
 
 from hub.cli.client import MLLPClient, parse_ack
 
@@ -24,10 +24,10 @@ BASELINE = "none (baseline)"
 LIMITS = {"max_connections": 2000, "max_connections_per_peer": 1500, "max_frame_bytes": 65536, "frame_timeout": 2}
 
 
-def _attacker_entries(db: Path) -> int:
+def _attacker_entries(db: Path, address: str) -> int:
     """Journal entries from the attacker's address so far."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return int(conn.execute("SELECT count(*) FROM journal WHERE peer = ?", (ATTACKER,)).fetchone()[0])
+        return int(conn.execute("SELECT count(*) FROM journal WHERE peer = ?", (address,)).fetchone()[0])
 
 
 def _warm_up(port: int) -> None:
@@ -52,7 +52,9 @@ def _start_attacker(case: str, port: int, stop_attack: threading.Event) -> threa
 
 def _one_case(proc: subprocess.Popen[bytes], port: int, case: str, messages: int, index: int, *, db: Path) -> Row:
     """`messages` from the good partner while `case` runs: its latencies, the hub's memory, the journal's growth."""
-    entries, connections = _attacker_entries(db), CONNECTIONS[0]
+    address = f"127.0.0.{100 + index}"  # each case its own address, so its own refusal bucket
+    attack_from(address)
+    entries, connections = _attacker_entries(db, address), CONNECTIONS[0]
     stop_attack = threading.Event()
     rss = PeakRSS(proc.pid).start()  # the hub's memory, until the attacker is gone
     attacker = _start_attacker(case, port, stop_attack)
@@ -87,7 +89,7 @@ def _one_case(proc: subprocess.Popen[bytes], port: int, case: str, messages: int
         "rss_peak_kib": rss.peak,
         "seconds": elapsed,
         "attacker_connections": CONNECTIONS[0] - connections,
-        "journal_entries": _attacker_entries(db) - entries,
+        "journal_entries": _attacker_entries(db, address) - entries,
     }
 
 

@@ -29,6 +29,13 @@ def print_micro(parse: dict[str, float], validation: dict[str, float]) -> None:
     print(f"  {'hl7apy strict Validator':34} {validation['hl7apy_strict_us']:10.1f}")
 
 
+def print_big_parse(big: dict[str, float]) -> None:
+    """Parse time of 1 MiB messages of the shapes that could cost more than linear time."""
+    print("\nParse one 1 MiB message of each shape (ms, best of 3; the segment cap raised to let it in)")
+    for name, ms in big.items():
+        print(f"  {name:40} {ms:8.1f}")
+
+
 def print_e2e(e2e: list[Row], per_run: int, steal: list[float]) -> None:
     """Each server at 1, 8 and 64 connections, and its rate as a multiple of the peer's."""
     peer = {r["connections"]: r["msg_per_s"] for r in e2e if r["server"] == "python-hl7 peer"}

@@ -28,6 +28,7 @@ from twisted.python.failure import Failure
 
 from hub.interfaces import Defect, Inbound, Reply
 
+from .flow import FlowControl
 from .framing import _WHITESPACE, CR, FS, LF, MAX_PENDING, OVERSIZE_KEEP, VT, frame
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("passerelle.mllp")
 
 
-class MLLPReceiver(Protocol):
+class MLLPReceiver(FlowControl, Protocol):
     """One connection: reads frames, hands them to the handler, writes ACKs in order."""
 
     transport: Any  # an ITransport; zope interfaces are opaque to mypy without its plugin
@@ -65,22 +66,6 @@ class MLLPReceiver(Protocol):
         """Start the idle timer; pause reading whenever the peer stops reading what we write."""
         self._idle = self.factory.clock.callLater(self.factory.limits.idle_timeout, self.timeoutConnection)
         self.transport.registerProducer(self, True)
-
-    # IPushProducer, for the transport's write side: a peer that never reads its ACKs fills the
-    # transport's buffer; we then stop reading its frames, so no more ACKs pile up.
-    def pauseProducing(self) -> None:
-        """The transport's write buffer is full."""
-        self._write_blocked = True
-        self._update_reading()
-
-    def resumeProducing(self) -> None:
-        """The transport's write buffer drained."""
-        self._write_blocked = False
-        self._update_reading()
-
-    def stopProducing(self) -> None:
-        """The connection is going away."""
-        self._closing = True
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         """Forget timers and the connection count."""
@@ -270,43 +255,6 @@ class MLLPReceiver(Protocol):
         self._update_reading()
         if not self._paused and self._buf and not self._closing:
             self._parse()  # frames that arrived while reading was paused
-
-    # -- back-pressure and deadlines -------------------------------------------------------
-    def _update_reading(self) -> None:
-        """Read while ACKs are few, the engine takes frames and the peer reads its ACKs."""
-        if self.transport is None or self._closing:
-            return
-        pending = len(self._pending)
-        limit = MAX_PENDING // 2 if self._paused else MAX_PENDING  # hysteresis: resume well below the pause
-        pause = pending >= limit or self._waiting_engine or self._write_blocked
-        if pause and not self._paused:
-            self._paused = True
-            self.transport.pauseProducing()
-        elif not pause and self._paused:
-            self._paused = False
-            self.transport.resumeProducing()
-
-    def _engine_ready(self) -> None:
-        self._waiting_engine = False
-        self._update_reading()
-        if not self._paused and self._buf and not self._closing:
-            self._parse()
-
-    def _start_deadline(self) -> None:
-        """A frame has begun: it must end within `frame_timeout` of its first byte."""
-        self._stop_deadline()
-        self._frame_deadline = self.factory.clock.callLater(self.factory.limits.frame_timeout, self._frame_expired)
-
-    def _stop_deadline(self) -> None:
-        if self._frame_deadline is not None and self._frame_deadline.active():
-            self._frame_deadline.cancel()
-        self._frame_deadline = None
-
-    def _frame_expired(self) -> None:
-        """A frame still open past its deadline (a slow peer): journaled, and the connection closed."""
-        self._frame_deadline = None
-        if self._in_frame and not self._closing:
-            self._protocol_failure(Defect.SLOW, bytes(self._buf[:OVERSIZE_KEEP]), len(self._buf))
 
     def _protocol_failure(self, defect: Defect, head: bytes, size: int) -> None:
         log.warning("protocol_failure", channel=self.factory.channel, peer=self.peer, defect=defect.value, size=size)

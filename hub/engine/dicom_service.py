@@ -10,7 +10,8 @@ from sqlalchemy import Engine
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 
-from hub.governance.directory import PartnerDirectory, RefusalLimiter, Ruling
+from hub.governance.directory import PartnerDirectory, Ruling
+from hub.governance.limiter import RefusalLimiter
 from hub.interfaces import DicomReply
 
 from .dicom import import_dicom, journal_refused

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, replace
 import structlog
 
 from certification.rules import Context
-from hub.governance.directory import PartnerDirectory, RefusalLimiter, Ruling
+from hub.governance.directory import PartnerDirectory, Ruling
+from hub.governance.limiter import RefusalLimiter
 from hub.hl7 import (
     Code,
     ContentError,

@@ -28,7 +28,8 @@ from hub.engine.intake import GroupCommitIntake
 from hub.engine.pipeline import Pipeline
 from hub.engine.policy import ChannelPolicy
 from hub.engine.writer import SQLStore
-from hub.governance.directory import PartnerDirectory, RefusalLimiter
+from hub.governance.directory import PartnerDirectory
+from hub.governance.limiter import RefusalLimiter
 from hub.governance.partners import import_specs
 from hub.store.db import Timeouts, ensure_schema, make_engine
 from mappings.exclusions import Exclusion

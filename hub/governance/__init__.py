@@ -1,7 +1,8 @@
 """Who may send and what was done: partners, the link policy, the partner directory, the journal."""
 
-from .directory import PartnerDirectory, RefusalLimiter, Ruling
+from .directory import PartnerDirectory, Ruling
 from .journal import ChainWriter, verify
+from .limiter import RefusalLimiter
 from .partners import PartnerSpec, change_state, import_specs, issue_certificate, list_partners
 from .policy import LinkPolicy, in_force, load_policies
 

@@ -13,6 +13,8 @@ from .delimiters import Delimiters
 
 _FORMATTING = frozenset({"H", "N", ".fi", ".nf", ".in", ".ti", ".sk", ".ce"})
 _PREFIX_KEPT = ("C", "M", "Z", ".in", ".ti", ".sk")
+# Bytes a hex escape may not decode to: C0 but TAB (09), LF (0A) and CR (0D); DEL; C1 (latin-1 80-9F).
+_CONTROL_BYTE = tuple((b < 0x20 and b not in (0x09, 0x0A, 0x0D)) or 0x7F <= b <= 0x9F for b in range(256))
 
 
 def unescape(value: str, d: Delimiters, warnings: list[str] | None = None) -> str:
@@ -27,6 +29,7 @@ def unescape(value: str, d: Delimiters, warnings: list[str] | None = None) -> st
     if not esc or esc not in value:
         return value
     out: list[str] = []
+    simple = {"F": d.field, "S": d.component, "T": d.subcomponent, "R": d.repetition, "E": esc}
     i = 0
     n = len(value)
     while i < n:
@@ -41,22 +44,16 @@ def unescape(value: str, d: Delimiters, warnings: list[str] | None = None) -> st
             out.append(value[start:])
             break
         body = value[start + 1 : end]
-        decoded = _decode(body, d, warnings)
+        decoded = simple.get(body)
+        if decoded is None:
+            decoded = _decode(body, d, warnings)
         out.append(value[start : end + 1] if decoded is None else decoded)
         i = end + 1
     return "".join(out)
 
 
 def _decode(body: str, d: Delimiters, warnings: list[str] | None) -> str | None:
-    simple = {
-        "F": d.field,
-        "S": d.component,
-        "T": d.subcomponent,
-        "R": d.repetition,
-        "E": d.escape,
-    }
-    if body in simple:
-        return simple[body]
+    """A sequence that is not one of the five delimiter escapes (those are looked up by `unescape`)."""
     if body == "P" and d.truncation:
         return d.truncation
     if body == ".br":
@@ -82,6 +79,49 @@ def _hex(digits: str, warnings: list[str] | None) -> str | None:
 def _note(warnings: list[str] | None, text: str) -> None:
     if warnings is not None and text not in warnings:
         warnings.append(text)
+
+
+def scan(value: str, d: Delimiters) -> tuple[bool, bool]:
+    """What decoding `value` would meet, without decoding it.
+
+    Returns (a sequence kept as sent, with a warning; a hex escape that decodes to a control
+    character: C0 but TAB, LF and CR, DEL, C1). The same classification as `unescape`, in one
+    pass that builds no text: the parser runs it on every field holding the escape character.
+    """
+    esc = d.escape
+    kept = False
+    i = value.find(esc)
+    while i != -1:
+        end = value.find(esc, i + 1)
+        if end == -1:
+            return True, False  # unterminated: kept as sent
+        body = value[i + 1 : end]
+        if len(body) == 1 and body in "FSTRE":
+            pass
+        elif body.startswith("X") and len(body) > 1:
+            digits = body[1:]
+            if len(digits) % 2 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+                kept = True
+            elif any(
+                b < 0x09 or 0x0A < b < 0x0D or 0x0D < b < 0x20 or 0x7F <= b <= 0x9F for b in bytes.fromhex(digits)
+            ):
+                return kept, True
+        elif not _known(body, d):
+            kept = True
+        i = value.find(esc, end + 1)
+    return kept, False
+
+
+def _known(body: str, d: Delimiters) -> bool:
+    """A sequence `unescape` decodes, or keeps without a warning (formatting commands)."""
+    if body == "P" and d.truncation:
+        return True
+    if body == ".br":
+        return True
+    if body.startswith(".sp"):
+        count = body[3:].strip() or "1"
+        return count.isdigit() and int(count) < 100
+    return body in _FORMATTING or (body.startswith(_PREFIX_KEPT) and len(body) > 1)
 
 
 def escape(value: str, d: Delimiters) -> str:

@@ -10,7 +10,7 @@ import re
 
 from .delimiters import Delimiters
 from .errors import Code, ContentError, Issue, Location, RejectError, warning
-from .escape import unescape
+from .escape import scan
 from .message import Message, Segment
 
 DEFAULT_MAX_SEGMENTS = 10_000
@@ -84,18 +84,15 @@ def _escape_warnings(segments: list[Segment], d: Delimiters) -> list[Issue]:
             value = seg.fields[n]
             if d.escape not in value:
                 continue
-            notes: list[str] = []
-            for part in (
-                value.replace(d.repetition, d.component).replace(d.subcomponent, d.component).split(d.component)
-            ):
-                if _CONTROL.search(unescape(part, d, notes)):  # \X00\, \X1B\…: refused as raw ones are
-                    raise ContentError.at(
-                        Code.DATA_TYPE,
-                        Location(seg.id, seg.sequence, n),
-                        "caractère de contrôle interdit (échappé)",
-                        "forbidden control character (escaped)",
-                    )
-            if notes:
+            kept, control = scan(value, d)
+            if control:  # \X00\, \X1B\…: refused as the same character sent raw is
+                raise ContentError.at(
+                    Code.DATA_TYPE,
+                    Location(seg.id, seg.sequence, n),
+                    "caractère de contrôle interdit (échappé)",
+                    "forbidden control character (escaped)",
+                )
+            if kept:
                 out.append(
                     warning(
                         Code.OTHER,

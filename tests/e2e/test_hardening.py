@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from commands import invoke
+from commands import invoke, run_hub
 from helpers import lab_message
 from hostile import ATTACKER
 from servers import Server, ServerFactory
@@ -139,3 +139,11 @@ def test_required_client_certificates_need_a_ca(tmp_path: Path) -> None:
     }
     refused = invoke("check-config", "--config", str(_config(tmp_path, channel)))
     assert refused.exit_code != 0 and "needs ca" in refused.output
+
+
+def test_serve_itself_refuses_a_plain_channel_on_a_public_interface(tmp_path: Path) -> None:
+    """`passerelle serve` exits 1 with one line naming allow_plaintext; it never listens."""
+    channel: dict[str, object] = {"name": "lab", "protocol": "mllp", "listen": "tcp:2598", "domain": "lab"}
+    done = run_hub("serve", "--config", str(_config(tmp_path, channel)), timeout=60)
+    assert done.returncode == 1
+    assert "allow_plaintext" in done.stderr and "Traceback" not in done.stderr

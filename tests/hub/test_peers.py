@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.governance.directory import RefusalLimiter
+from hub.governance.limiter import RefusalLimiter
 from hub.interfaces import peer_key
 
 

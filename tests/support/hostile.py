@@ -24,12 +24,18 @@ ATTACKER = "127.0.0.66"
 
 
 CONNECTIONS = [0]  # connections the attackers opened (or tried to), for journal growth per connection
+_ADDRESS = [ATTACKER]  # the address attackers connect from now
+
+
+def attack_from(address: str) -> None:
+    """Connect from `address` from now on (a fresh refusal bucket: the bench gives each case its own)."""
+    _ADDRESS[0] = address
 
 
 def _connect(port: int, timeout: float | None = None) -> socket.socket:
     """A connection to the hub from the attacker's address."""
     CONNECTIONS[0] += 1
-    return socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(ATTACKER, 0))
+    return socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(_ADDRESS[0], 0))
 
 
 EMPTY_FLOOD = b"\x0b\x1c\r" * (65536 // 3)  # one 64 KiB read of about 21,000 empty frames

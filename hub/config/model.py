@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hub.governance.partners import PartnerSpec, RegistryError, read_specs
+from hub.governance.partners import PartnerSpec
 from mappings import ROUTES
+
+from .endpoints import listens_on_loopback
 
 ENV_CONFIG = "PASSERELLE_CONFIG"
 ENV_DATABASE_URL = "PASSERELLE_DATABASE_URL"
@@ -178,68 +178,6 @@ class ChannelConfig(_Strict):
         return value
 
 
-def listens_on_loopback(listen: str) -> bool:
-    """Whether a Twisted endpoint string names a loopback interface (127.0.0.0/8, ::1, localhost)."""
-    import ipaddress
-
-    kind, args, kwargs = _endpoint_parts(listen)
-    if kind == "unix":
-        return True
-    interface = kwargs.get("interface") or (args[1] if kind in ("tcp", "tcp6") and len(args) > 1 else "")
-    if interface == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(interface).is_loopback
-    except ValueError:
-        return False
-
-
-def soap_location(channel: ChannelConfig) -> str:
-    """The service address a SOAP channel publishes in its WSDL (never a request's Host header).
-
-    `public_url` when set; else ``http(s)://<interface>:<port>/hl7`` from `listen`, a Twisted
-    endpoint string such as ``tcp:8080:interface=127.0.0.1``: https when the channel has `tls`
-    (or listens on an ``ssl:`` endpoint), 127.0.0.1 when no interface or a wildcard one is named.
-    """
-    if channel.public_url:
-        return channel.public_url
-    kind, args, kwargs = _endpoint_parts(channel.listen)
-    port = kwargs.get("port") or (args[0] if kind in ("tcp", "tcp6", "ssl") and args else "")
-    interface = kwargs.get("interface") or (args[1] if kind in ("tcp", "tcp6") and len(args) > 1 else "")
-    if interface in ("", "0.0.0.0", "::"):  # noqa: S104 - a wildcard names no address to publish
-        interface = "127.0.0.1"
-    host = f"[{interface}]" if ":" in interface else interface
-    scheme = "https" if channel.tls is not None or kind == "ssl" else "http"
-    return f"{scheme}://{host}{':' + port if port.isdigit() else ''}/hl7"
-
-
-def _endpoint_parts(description: str) -> tuple[str, list[str], dict[str, str]]:
-    """A Twisted endpoint string split as Twisted does: kind, positional and keyword arguments.
-
-    ``:`` separates arguments, the first ``=`` of one makes it a keyword, a backslash escapes
-    the next character (``tcp:8080:interface=\\:\\:1`` listens on ``::1``).
-    """
-    parts: list[tuple[str | None, str]] = []
-    key: str | None = None
-    current = ""
-    chars = iter(description)
-    for ch in chars:
-        if ch == "\\":
-            current += next(chars, "")
-        elif ch == ":":
-            parts.append((key, current))
-            key, current = None, ""
-        elif ch == "=" and key is None:
-            key, current = current, ""
-        else:
-            current += ch
-    parts.append((key, current))
-    kind = parts[0][1].lower() if parts[0][0] is None else ""
-    args = [value for name, value in parts[1:] if name is None]
-    kwargs = {name: value for name, value in parts[1:] if name is not None}
-    return kind, args, kwargs
-
-
 class LoggingConfig(_Strict):
     """structlog JSON lines on standard error."""
 
@@ -265,69 +203,3 @@ class Config(_Strict):
         if dupes:
             raise ValueError(f"duplicate channel name {dupes[0]!r}")
         return self
-
-
-def config_path(explicit: str | None = None) -> Path:
-    """--config, then $PASSERELLE_CONFIG, then ./config.yaml."""
-    return Path(explicit or os.environ.get(ENV_CONFIG) or "config.yaml")
-
-
-def load(path: Path) -> Config:
-    """Read and validate the file, apply the environment overrides.
-
-    Raises:
-        ConfigError: one line naming the file and the wrong key or value.
-    """
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}:{where} not valid YAML") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping")
-    if "partners" in data:
-        try:
-            data["partners"] = [s.model_dump() for s in read_specs(data["partners"], path.parent)]
-        except RegistryError as exc:
-            raise ConfigError(f"{path}: {exc}") from None
-    url = os.environ.get(ENV_DATABASE_URL)
-    if url:
-        data.setdefault("database", {})
-        if isinstance(data["database"], dict):
-            data["database"]["url"] = url
-    try:
-        config = Config.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise ConfigError(f"{path}: {where}: {err['msg']}") from None
-    return _resolve_tls(_resolve_sqlite(config, path.parent), path.parent)
-
-
-def _resolve_tls(config: Config, base: Path) -> Config:
-    """TLS file paths are relative to the config file, and must exist."""
-    channels = []
-    for channel in config.channels:
-        if channel.tls is None:
-            channels.append(channel)
-            continue
-        files = {k: (base / v).resolve() for k, v in channel.tls.model_dump().items() if isinstance(v, Path)}
-        for key, file in files.items():
-            if not file.is_file():
-                raise ConfigError(f"channels.{channel.name}.tls.{key}: file not found: {file}")
-        channels.append(channel.model_copy(update={"tls": channel.tls.model_copy(update=files)}))
-    return config.model_copy(update={"channels": channels})
-
-
-def _resolve_sqlite(config: Config, base: Path) -> Config:
-    """A relative SQLite path is relative to the config file, not to the working directory."""
-    prefix = "sqlite:///"
-    url = config.database.url
-    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-        path = (base / url[len(prefix) :]).resolve()
-        database = config.database.model_copy(update={"url": prefix + str(path)})
-        return config.model_copy(update={"database": database})
-    return config

@@ -1,0 +1,27 @@
+"""config.yaml, validated with pydantic: the model, the endpoints it names, how it is read."""
+
+from .endpoints import listens_on_loopback, soap_location
+from .loading import config_path, load
+from .model import (
+    ENV_CONFIG,
+    ENV_DATABASE_URL,
+    ChannelConfig,
+    Config,
+    ConfigError,
+    DatabaseConfig,
+    TLSConfig,
+)
+
+__all__ = [
+    "ENV_CONFIG",
+    "ENV_DATABASE_URL",
+    "ChannelConfig",
+    "Config",
+    "ConfigError",
+    "DatabaseConfig",
+    "TLSConfig",
+    "config_path",
+    "listens_on_loopback",
+    "load",
+    "soap_location",
+]
