@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from typing import Any
 
@@ -48,9 +49,19 @@ class SafePrintLogger(structlog.PrintLogger):
     """A PrintLogger that never raises: a full disk or a closed stderr must not stop the writer."""
 
     def msg(self, message: str) -> None:
-        """Write one line; drop it if the stream refuses it."""
+        """Write one line in one write(2), so the lines of `--workers` processes never interleave.
+
+        A line the stream refuses is dropped.
+        """
+        data = (message + "\n").encode("utf-8")
         with contextlib.suppress(OSError, ValueError):  # ENOSPC, EPIPE, or a closed file
-            super().msg(message)
+            try:
+                fd = self._file.fileno()
+            except (AttributeError, OSError, ValueError):  # not a real file (a test's capture)
+                self._file.write(message + "\n")
+                self._file.flush()
+                return
+            os.write(fd, data)
 
     log = debug = info = warn = warning = error = critical = exception = failure = fatal = msg
 

@@ -77,28 +77,15 @@ def import_dicom(
             raise StaleDirectory
         chain = ChainWriter(conn)
 
+        fixed = {
+            "channel": channel, "peer": peer, "sha256": sha, "size": len(data), "sending_application": source,
+            "sending_facility": "", "message_type": "DICOM", "ack_code": "", "message_id": None,
+            "partner_id": partner_id, "decision": "",
+        }  # fmt: skip
+
         def journal(status: Status, reason: str, uid: str = "", raw: bytes | None = None, codes: str = "") -> None:
-            chain.append(
-                {
-                    "at": clock(),
-                    "status": status.value,
-                    "channel": channel,
-                    "peer": peer,
-                    "sha256": sha,
-                    "size": len(data),
-                    "raw": raw,
-                    "sending_application": source,
-                    "sending_facility": "",
-                    "control_id": uid,
-                    "message_type": "DICOM",
-                    "ack_code": "",
-                    "codes": codes,
-                    "reason": reason,
-                    "message_id": None,
-                    "partner_id": partner_id,
-                    "decision": "",
-                }
-            )
+            entry = {"at": clock(), "status": status.value, "raw": raw, "control_id": uid, "codes": codes}
+            chain.append({**fixed, **entry, "reason": reason})
 
         result = _store(conn, obj=obj, problem=problem, sha=sha, journal=journal, source=source, clock=clock)
         chain.close()

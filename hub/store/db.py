@@ -47,31 +47,9 @@ class Timeouts:
 def make_engine(url: str, busy_timeout_ms: int = 5000, timeouts: Timeouts | None = None) -> Engine:
     """An engine with the durability settings: SQLite WAL + synchronous=FULL, PG sync commit."""
     limits = timeouts or Timeouts(busy_ms=busy_timeout_ms)
-    busy_timeout_ms = limits.busy_ms
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        db = parsed.database
-        if db and db != ":memory:":
-            private_file(Path(db))
-        engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself, below
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=FULL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-            cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn: Any) -> None:
-            # IMMEDIATE takes the write lock at BEGIN: the journal head read at the start of a
-            # transaction can't go stale under another writer process.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-        return engine
+        return _sqlite_engine(url, parsed.database, limits.busy_ms)
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql":
         connect_args = {
@@ -93,6 +71,31 @@ def make_engine(url: str, busy_timeout_ms: int = 5000, timeouts: Timeouts | None
             cur.execute("SET synchronous_commit TO on")
             cur.close()
             dbapi_conn.commit()
+
+    return engine
+
+
+def _sqlite_engine(url: str, db: str | None, busy_timeout_ms: int) -> Engine:
+    """SQLite in WAL mode, synchronous=FULL, foreign keys on, transactions that BEGIN IMMEDIATE."""
+    if db and db != ":memory:":
+        private_file(Path(db))
+    engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself, below
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(conn: Any) -> None:
+        # IMMEDIATE takes the write lock at BEGIN: the journal head read at the start of a
+        # transaction can't go stale under another writer process.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
