@@ -9,6 +9,7 @@ channel's frame timeout of its first byte.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from hub.interfaces import Defect
@@ -30,11 +31,9 @@ class FlowControl:
     _waiting_engine: bool
     _frame_deadline: Any
 
-    def _parse(self) -> None:
-        raise NotImplementedError
-
-    def _protocol_failure(self, defect: Defect, head: bytes, size: int) -> None:
-        raise NotImplementedError
+    # Defined by the receiver: cut the buffered frames; report a framing defect and close.
+    _parse: Callable[[], None]
+    _protocol_failure: Callable[[Defect, bytes, int], None]
 
     # IPushProducer, for the transport's write side: a peer that never reads its ACKs fills the
     # transport's buffer; we then stop reading its frames, so no more ACKs pile up.

@@ -68,9 +68,8 @@ def process(
             log.error("commit_failed", error=type(exc).__name__, count=len(prepared))
             return _spread(items, [_final(_outage(pipeline, p)) for p in prepared])
         return _spread(items, [_final(v) for v in verdicts[: len(prepared)]])
-    log.error("directory_unsettled", count=len(batch))
-    items, _dropped = pipeline.prepare_batch(batch)
-    return _spread(items, [_final(_outage(pipeline, p)) for p in items if p is not None])
+    log.error("directory_unsettled", count=len(batch))  # the last attempt's preparation answers AR 207
+    return _spread(items, [_final(_outage(pipeline, p)) for p in prepared])
 
 
 def _spread(items: Sequence[Prepared | None], replies: Sequence[Reply | None]) -> list[Reply | None]:
