@@ -37,6 +37,7 @@ HOT = [
     "mappings/imaging.py",
     "mappings/exclusions.py",
     "mappings/records.py",
+    "mappings/providers.py",
 ]
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from hub.hl7 import Code, Issue, Location, Message, Segment
 from hub.hl7.dtm import to_iso
 from hub.hl7.message import part
+from mappings import Patient
 
 from .context import Context, issue
 
@@ -53,27 +54,45 @@ def _fold(text: str) -> str:
     return "".join(c for c in plain.upper() if c.isalpha())
 
 
+def disagreements(nam: str, family: str, given: str, born: str | None, sex: str) -> list[str]:
+    """Which of PID-5 (surname letters, given initial), PID-7 and PID-8 a NAM contradicts.
+
+    Empty when the NAM is malformed (the format rule reports that) or agrees with all four.
+    """
+    birth = _nam_birth(nam) if NAM_RE.fullmatch(nam) else None
+    if birth is None:
+        return []
+    problems = []
+    surname, first = _fold(family), _fold(given)
+    if surname and nam[:3] != (surname + "XX")[:3]:
+        problems.append("PID-5.1")
+    if first and nam[3] != first[0]:
+        problems.append("PID-5.2")
+    yy, month, day, female = birth
+    if born and len(born) >= 10 and (int(born[2:4]), int(born[5:7]), int(born[8:10])) != (yy, month, day):
+        problems.append("PID-7")
+    sex = sex.upper()
+    if sex in ("F", "M") and (sex == "F") != female:
+        problems.append("PID-8")
+    return problems
+
+
+def nam_doubtful(patient: Patient, tolerance: int) -> bool:
+    """Whether a NAM of the mapped patient contradicts more of PID-5/7/8 than `tolerance` allows."""
+    for ident in patient.identifiers:
+        if ident.is_nam:
+            found = disagreements(ident.value, patient.family, patient.given, patient.birth_date, patient.sex)
+            if len(found) > tolerance:
+                return True
+    return False
+
+
 def _nam_consistency(msg: Message, ctx: Context) -> list[Issue]:
     out = []
     for pid, rep, nam in _nams(msg):
-        birth = _nam_birth(nam) if NAM_RE.fullmatch(nam) else None
-        if birth is None:
-            continue  # the format rule reports it
-        problems = []
-        surname, given = _fold(pid.value(5, 1, 1)), _fold(pid.value(5, 2))
-        if surname and nam[:3] != (surname + "XX")[:3]:
-            problems.append("PID-5")
-        if given and nam[3] != given[0]:
-            problems.append("PID-5")
-        born = to_iso(pid.value(7, 1))
-        yy, month, day, female = birth
-        if born and len(born) >= 10 and (int(born[2:4]), int(born[5:7]), int(born[8:10])) != (yy, month, day):
-            problems.append("PID-7")
-        sex = pid.value(8).upper()
-        if sex in ("F", "M") and (sex == "F") != female:
-            problems.append("PID-8")
-        if problems:
-            fields = ", ".join(sorted(set(problems)))
+        found = disagreements(nam, pid.value(5, 1, 1), pid.value(5, 2), to_iso(pid.value(7, 1)), pid.value(8))
+        if found:
+            fields = ", ".join(sorted({f.split(".")[0] for f in found}))
             out.append(
                 issue(
                     Code.DATA_TYPE,

@@ -84,6 +84,9 @@ class RuleSet(BaseModel):
     structure: bool = True
     messages: dict[str, MessageProfile] = Field(default_factory=dict)
     rules: tuple[RuleRef, ...] = ()
+    # How many of PID-5 (surname, given initial), PID-7 and PID-8 a NAM may contradict before
+    # the patient register holds the message as unresolved instead of filing it under the NAM.
+    nam_tolerance: int = Field(default=1, ge=0, le=4)
 
     @property
     def name(self) -> str:

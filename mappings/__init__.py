@@ -10,6 +10,7 @@ from .records import (
     MedicationEvent,
     Observation,
     Patient,
+    Provider,
 )
 from .registry import ROUTES, Route, routes_for
 
@@ -24,6 +25,7 @@ __all__ = [
     "MedicationEvent",
     "Observation",
     "Patient",
+    "Provider",
     "Route",
     "routes_for",
 ]

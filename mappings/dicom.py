@@ -51,6 +51,7 @@ class DicomObject:
     study_uid: str
     series_uid: str
     accession: str
+    accession_issuer: str  # (0008,0051) Issuer of Accession Number: its Local Namespace Entity ID
     patient: Patient
     modality: str
     study_date: str  # ISO date, or "" when absent or invalid
@@ -183,7 +184,7 @@ def _extract(ds: Any, data: bytes) -> DicomObject:
     name = ds.get("PatientName")
     patient_id = _text(ds, "PatientID")
     issuer = _text(ds, "IssuerOfPatientID")
-    identifiers = (Identifier(patient_id, "PI", issuer or "DICOM", "", False),) if patient_id else ()
+    identifiers = (Identifier(patient_id, "PI", issuer, "", False),) if patient_id else ()
     birth = _text(ds, "PatientBirthDate")
     sop_class = _text(ds, "SOPClassUID")
     charset = ds.get("SpecificCharacterSet", "")
@@ -193,6 +194,7 @@ def _extract(ds: Any, data: bytes) -> DicomObject:
         study_uid=study_uid,
         series_uid=_text(ds, "SeriesInstanceUID"),
         accession=_text(ds, "AccessionNumber"),
+        accession_issuer=_accession_issuer(ds),
         patient=Patient(
             identifiers=identifiers,
             family=str(name.family_name) if name else "",
@@ -266,3 +268,11 @@ def _walk(items: Any, depth: int, lines: list[str]) -> None:
         children = item.get("ContentSequence")
         if children:
             _walk(children, depth + 1, lines)
+
+
+def _accession_issuer(ds: Any) -> str:
+    """The Local Namespace Entity ID (0040,0031) of the Issuer of Accession Number Sequence, or ""."""
+    seq = ds.get("IssuerOfAccessionNumberSequence")
+    if not seq:
+        return ""
+    return _text(seq[0], "LocalNamespaceEntityID") or _text(seq[0], "UniversalEntityID")

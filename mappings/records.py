@@ -22,6 +22,7 @@ class Identifier:
     authority: str  # CX-4.1 namespace, or CX-4.2 universal id when no namespace
     authority_oid: str  # CX-4.2 universal id
     is_nam: bool  # the RAMQ health insurance number
+    repetition: int = 1  # which PID-3 (or MRG-1) repetition it is, for an ERR that names it
 
 
 @dataclass(slots=True)
@@ -34,6 +35,8 @@ class Patient:
     birth_date: str | None  # ISO date, None when PID-7 is absent or invalid
     birth_date_raw: str
     sex: str
+    address: str = ""  # PID-11, first repetition, components joined
+    nam_doubtful: bool = False  # its NAM disagrees with PID-5/7/8 beyond the rule set's tolerance
 
 
 @dataclass(slots=True)
@@ -168,6 +171,16 @@ class ImagingReport:
 
 
 @dataclass(slots=True)
+class Provider:
+    """A practitioner named in a message (XCN): where, as sent, and the licence it carries."""
+
+    field: str  # e.g. OBR-16
+    sent: str  # the first repetition as sent (escaped)
+    licence: str  # XCN-1
+    order: str  # XCN-9.1, the assigning authority (CMQ, OPQ...), "" when absent
+
+
+@dataclass(slots=True)
 class Mapped:
     """What one message maps to: its domain, patient, records and warnings."""
 
@@ -179,6 +192,8 @@ class Mapped:
     imaging_orders: tuple[ImagingOrder, ...] = ()
     imaging_reports: tuple[ImagingReport, ...] = ()
     filtered_by: tuple[str, ...] = ()  # exclusion rules that removed records from this message
+    providers: tuple[Provider, ...] = ()  # practitioners the message names (OBR-16, ORC-12, RXE-13, PV1-7/8)
+    merged: tuple[Identifier, ...] = ()  # ADT^A40: MRG-1, the identifiers of the patient merged away
 
     def records(self) -> tuple[object, ...]:
         """Every clinical record the message carries."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from hub.hl7 import Header, Message
 
-from . import imaging, lab, pharmacy
+from . import adt, imaging, lab, pharmacy
 from .records import Mapped
 
 MapFn = Callable[[Message, Header], Mapped]
@@ -40,6 +40,7 @@ ROUTES: dict[str, dict[tuple[str, str], Route]] = {
         ("OMI", "O23"): Route(imaging.map_imaging_order, imaging.VERSIONS),
         ("ORM", "O01"): Route(imaging.map_imaging_order, imaging.VERSIONS),
     },
+    "registry": {("ADT", "A40"): Route(adt.map_adt_a40, adt.VERSIONS)},
 }
 
 

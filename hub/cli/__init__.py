@@ -11,7 +11,10 @@ from hub.cli.certify import certify
 from hub.cli.db import db
 from hub.cli.dicom import dicom
 from hub.cli.messages import messages
+from hub.cli.organizations import organizations
 from hub.cli.partners import journal, partners
+from hub.cli.patients import patients
+from hub.cli.practitioners import practitioners
 from hub.cli.send import send
 from hub.cli.serve import check_config, serve
 from hub.cli.show import show
@@ -24,7 +27,9 @@ def main() -> None:
     """Passerelle: an HL7 v2 integration hub for a provincial shared health record."""
 
 
-for command in (serve, check_config, db, send, messages, show, dicom, partners, journal, certify):
+for command in (serve, check_config, db, send, messages, show, dicom, certify):
+    main.add_command(command)
+for command in (partners, organizations, practitioners, patients, journal):
     main.add_command(command)
 
 

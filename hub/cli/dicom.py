@@ -16,8 +16,11 @@ def dicom() -> None:
 
 @dicom.command("import")
 @config_option
+@click.option(
+    "--organization", default="", help="The organization that issued the accession numbers, when the files don't say."
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def dicom_import(config_file: str | None, files: tuple[Path, ...]) -> None:
+def dicom_import(config_file: str | None, organization: str, files: tuple[Path, ...]) -> None:
     """Import DICOM Part 10 files: metadata and SR text, never pixel data. Exit 1 if any failed."""
     import getpass
 
@@ -27,7 +30,9 @@ def dicom_import(config_file: str | None, files: tuple[Path, ...]) -> None:
     source = f"cli:{getpass.getuser()}"
     failed = 0
     for path in files:
-        result = import_dicom(engine, path.read_bytes(), channel="dicom-import", source=source)
+        result = import_dicom(
+            engine, path.read_bytes(), channel="dicom-import", source=source, organization=organization
+        )
         if result.ok:
             echo(f"{result.status.value:10} {path}: study {result.study_uid}, {result.text}")
         else:

@@ -37,9 +37,14 @@ def show_patient(config_file: str | None, identifier: str, as_json: bool) -> Non
 
 def _print_patient(rec: dict[str, Any]) -> None:
     p = rec["patient"]
-    ids = ", ".join(f"{i['value']} ({i['authority'] or '?'}{' NAM' if i['is_nam'] else ''})" for i in p["identifiers"])
+    ids = ", ".join(f"{i['authority'] or '?'}:{i['value']}{' (NAM)' if i['is_nam'] else ''}" for i in p["identifiers"])
     echo(f"Patient {p['id']}: {p['family']}, {p['given']}  born {p['birth_date'] or '?'}  sex {p['sex'] or '?'}")
     echo(f"  identifiers: {ids}")
+    if p.get("merged"):
+        echo(f"  merged into it: {', '.join(f'patient {m}' for m in p['merged'])}")
+    for v in p.get("history", []):
+        born = v["birth_date"] or "?"
+        echo(f"  v{v['version']} {v['family']}, {v['given']}  born {born}  sex {v['sex'] or '?'}  {v['address']}")
     for order in rec["lab"]["orders"]:
         c = order["current"]
         number = c["filler_number"] or c["placer_number"]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from hub.governance.partners import RegistryError, read_specs
+from hub.registers.specs import read_organizations, read_practitioners
 
 from .model import ENV_CONFIG, ENV_DATABASE_URL, Config, ConfigError
 
@@ -34,11 +37,17 @@ def load(path: Path) -> Config:
         raise ConfigError(f"{path}:{where} not valid YAML") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
-    if "partners" in data:
-        try:
-            data["partners"] = [s.model_dump() for s in read_specs(data["partners"], path.parent)]
-        except RegistryError as exc:
-            raise ConfigError(f"{path}: {exc}") from None
+    readers: dict[str, Callable[[Any, Path], Sequence[BaseModel]]] = {
+        "organizations": read_organizations,
+        "practitioners": read_practitioners,
+        "partners": read_specs,
+    }
+    for key, reader in readers.items():
+        if key in data:
+            try:
+                data[key] = [s.model_dump() for s in reader(data[key], path.parent)]
+            except RegistryError as exc:
+                raise ConfigError(f"{path}: {exc}") from None
     url = os.environ.get(ENV_DATABASE_URL)
     if url:
         data.setdefault("database", {})

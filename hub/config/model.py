@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from hub.governance.partners import PartnerSpec
+from hub.registers.specs import OrganizationSpec, PractitionerSpec
 from mappings import ROUTES
 
 from .endpoints import listens_on_loopback
@@ -194,6 +196,8 @@ class Config(_Strict):
     charset_aliases: dict[str, str] = {}
     security: SecurityConfig = SecurityConfig()
     channels: list[ChannelConfig] = []
+    organizations: list[OrganizationSpec] = []
+    practitioners: list[PractitionerSpec] = []
     partners: list[PartnerSpec] = []
 
     @model_validator(mode="after")
@@ -203,3 +207,29 @@ class Config(_Strict):
         if dupes:
             raise ValueError(f"duplicate channel name {dupes[0]!r}")
         return self
+
+    @model_validator(mode="after")
+    def _declared_organizations(self) -> Config:
+        """Ids are unique per register; partners and practitioners name declared organizations only."""
+        for key in ("organizations", "practitioners", "partners"):
+            ids = [entry.id for entry in getattr(self, key)]
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            if dupes:
+                raise _register_error(f"{key}: duplicate id {dupes[0]!r}")
+        declared = {o.id for o in self.organizations}
+        for n, partner in enumerate(self.partners):
+            if partner.organization not in declared:
+                raise _register_error(f"partners.{n}.organization: {partner.organization!r} {UNDECLARED}")
+        for n, person in enumerate(self.practitioners):
+            for m, org in enumerate(person.organizations):
+                if org not in declared:
+                    raise _register_error(f"practitioners.{n}.organizations.{m}: {org!r} {UNDECLARED}")
+        return self
+
+
+UNDECLARED = "is not declared in organizations"
+
+
+def _register_error(message: str) -> PydanticCustomError:
+    """A config error whose text is `message` itself (a ValueError's would start "Value error, ")."""
+    return PydanticCustomError("register", "{message}", {"message": message})

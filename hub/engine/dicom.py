@@ -4,9 +4,9 @@ Used by `passerelle dicom import` and by the SOAP channel. The object's bytes ar
 kept (no pixel data in the repository); its SHA-256 is. Dedupe is on the SOP Instance UID:
 the same bytes again are a duplicate, other bytes under the same UID a conflict.
 
-The study's patient is the patient of an HL7 imaging order or report with the same accession
-number or Study Instance UID when there is one, else the one its Patient ID (with Issuer of
-Patient ID) designates.
+The study's patient is the patient of an HL7 imaging order or report of the same organization
+with the same accession number or Study Instance UID when there is one, else the one its
+Patient ID (with Issuer of Patient ID) designates (hub/engine/dicom_link.py).
 """
 
 from __future__ import annotations
@@ -17,19 +17,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, insert, or_, select, text
+from sqlalchemy import Connection, Engine, Table, insert, select, text
 
 from hub.engine.outcome import Status
 from hub.engine.writer import StaleDirectory
 from hub.governance.directory import MARK_SQL
 from hub.governance.journal import ChainWriter
-from hub.store.models import DicomInstance, ImagingOrder, ImagingReport
-from hub.store.records import resolve_patient
+from hub.store.models import DicomInstance
 from mappings.dicom import DicomError, DicomObject, read_dicom
 
+from . import dicom_link
+
 dicom_instances = cast(Table, DicomInstance.__table__)
-imaging_orders = cast(Table, ImagingOrder.__table__)
-imaging_reports = cast(Table, ImagingReport.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +56,7 @@ def import_dicom(
     source: str,
     peer: str = "",
     partner_id: str = "",
+    organization: str = "",
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     registry_mark: tuple[object, ...] | None = None,
 ) -> DicomResult:
@@ -65,6 +65,7 @@ def import_dicom(
     With `registry_mark` (the registry version the link was decided at), the transaction first
     reads the registry's version and raises `StaleDirectory` when it moved: the caller decides
     the link again, so a cut or a rotated certificate is in force from the first commit after it.
+    `organization` is the one the operator names when no issuer or partner tells it.
     """
     sha = hashlib.sha256(data).hexdigest()
     try:
@@ -87,7 +88,11 @@ def import_dicom(
             entry = {"at": clock(), "status": status.value, "raw": raw, "control_id": uid, "codes": codes}
             chain.append({**fixed, **entry, "reason": reason})
 
-        result = _store(conn, obj=obj, problem=problem, sha=sha, journal=journal, source=source, clock=clock)
+        if obj is not None:
+            organization = dicom_link.organization_of(conn, obj, partner_id, organization)
+        result = _store(
+            conn, obj=obj, problem=problem, sha=sha, journal=journal, origin=(source, organization), clock=clock
+        )
         chain.close()
         return result
 
@@ -99,7 +104,7 @@ def _store(
     problem: DicomError | None,
     sha: str,
     journal: Callable[..., None],
-    source: str,
+    origin: tuple[str, str],
     clock: Callable[[], datetime],
 ) -> DicomResult:
     if obj is None:
@@ -116,23 +121,33 @@ def _store(
             return DicomResult(Status.DUPLICATE, "already imported", uid, obj.study_uid, known.patient_id)
         journal(Status.CONFLICT, "SOP Instance UID already imported with other bytes", uid, codes="205")
         return DicomResult(Status.CONFLICT, "SOP Instance UID already imported with other bytes", uid, obj.study_uid)
-    linked = _linked(conn, obj)
+    source, organization = origin
+    linked = dicom_link.linked(conn, obj, organization)
+    held: dict[str, Any] | None = None
+    patient_id: int | None
     if linked:
         patient_id = linked[0][1]
+        held = dicom_link.contradiction(conn, obj, patient_id)
+        if held is not None:
+            patient_id = None
     elif obj.patient.identifiers:
-        patient_id = resolve_patient(conn, obj.patient, clock())
+        patient_id = dicom_link.patient_from_id(conn, obj, organization, clock())
     else:
         text = "no Patient ID (0010,0020) and no HL7 order or report with its accession or Study UID"
         journal(Status.ERROR, text, uid, codes="101")
         return DicomResult(Status.ERROR, text, uid, obj.study_uid)
-    conn.execute(insert(dicom_instances), _instance_row(obj, sha, patient_id, source, clock()))
+    row = {**_instance_row(obj, sha, patient_id, source, clock()), "organization_id": organization}
+    instance_id = conn.execute(insert(dicom_instances).returning(dicom_instances.c.id), row).scalar_one()
     keys = tuple(dict.fromkeys(key for key, _patient in linked))
     reason = f"linked to {len(keys)} order(s)/report(s)" if keys else "no HL7 order or report linked yet"
+    if held is not None:
+        hold = dicom_link.hold(conn, int(instance_id), held, clock())
+        reason = f"held unresolved ({hold}): its Patient ID is not the linked order's patient"
     journal(Status.ACCEPTED, reason, uid)
     return DicomResult(Status.ACCEPTED, reason, uid, obj.study_uid, patient_id, keys)
 
 
-def _instance_row(obj: DicomObject, sha: str, patient_id: int, source: str, now: datetime) -> dict[str, Any]:
+def _instance_row(obj: DicomObject, sha: str, patient_id: int | None, source: str, now: datetime) -> dict[str, Any]:
     """The `dicom_instances` row of an imported object."""
     return {
         "sop_instance_uid": obj.sop_instance_uid,
@@ -152,20 +167,6 @@ def _instance_row(obj: DicomObject, sha: str, patient_id: int, source: str, now:
         "source": source,
         "imported_at": now,
     }
-
-
-def _linked(conn: Connection, obj: DicomObject) -> list[tuple[str, int]]:
-    """(key, patient id) of the orders and reports sharing the object's accession or Study UID, newest first."""
-    out: list[tuple[str, int]] = []
-    for table in (imaging_reports, imaging_orders):
-        match: list[Any] = [table.c.study_uid == obj.study_uid]
-        if obj.accession:
-            match.append(table.c.accession == obj.accession)
-        rows = conn.execute(
-            select(table.c.key, table.c.patient_id).where(or_(*match)).order_by(table.c.id.desc())
-        ).all()
-        out.extend((r.key, r.patient_id) for r in rows)
-    return out
 
 
 def journal_refused(

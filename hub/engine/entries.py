@@ -74,6 +74,7 @@ def message_row(p: Prepared, now: datetime) -> dict[str, Any]:
         "warnings": json.dumps(warnings) if warnings else "[]",
         "received_at": p.inbound.received_at,
         "stored_at": now,
+        "partner_id": p.partner_id,
     }
 
 

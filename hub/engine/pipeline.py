@@ -44,6 +44,7 @@ from .acks import MAX_ERR, Acknowledger
 from .checks import LINK_REFUSED, charset_hint, check_documents, check_header, defect_issue
 from .outcome import Prepared, Status
 from .policy import ChannelPolicy
+from .scope import DEFAULT_NAM_TOLERANCE, scope
 
 log = structlog.get_logger("passerelle.pipeline")
 
@@ -133,6 +134,8 @@ class Pipeline:
             check_header(header, policy)
             rule_warnings = self._certify(msg, header, policy)
             mapped = self._map(msg, header, policy)
+            tolerance = policy.ruleset.nam_tolerance if policy.ruleset else DEFAULT_NAM_TOLERANCE
+            mapped = scope(mapped, msg, self.directory.authorities_of(ruling.partner_id), tolerance)
             check_documents(mapped, policy)
         except HL7Error as err:
             if p.partner_id or p.header is not None:

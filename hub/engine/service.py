@@ -6,6 +6,7 @@ every listener has stopped taking frames before the writer finishes the batch in
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,8 @@ from hub.engine.policy import ChannelPolicy
 from hub.engine.writer import SQLStore
 from hub.governance.directory import PartnerDirectory
 from hub.governance.limiter import RefusalLimiter
-from hub.governance.partners import import_specs
+from hub.governance.partners import ImportReport, import_specs
+from hub.registers import import_organizations, import_practitioners
 from hub.store.db import Timeouts, ensure_schema, make_engine
 from mappings.exclusions import Exclusion
 
@@ -172,13 +174,23 @@ def timeouts(config: Config) -> Timeouts:
 
 
 def import_config_partners(engine: Engine, config: Config) -> None:
-    """The declarative import of `partners:`; refusals are logged, the others applied."""
-    if not config.partners:
-        return
-    report = import_specs(engine, list(config.partners), operator="config", reason="config.yaml")
-    log.info("partners_imported", added=len(report.added), updated=len(report.updated), unchanged=len(report.unchanged))
-    for partner_id, why in report.refused:
-        log.warning("partner_import_refused", partner=partner_id, reason=why)
+    """The declarative import of `organizations:`, `practitioners:`, then `partners:`; refusals are logged.
+
+    Organizations come first: practitioners and partners name them. The others are applied.
+    """
+    imports: list[tuple[str, Sequence[Any], Callable[..., ImportReport]]] = [
+        ("organization", config.organizations, import_organizations),
+        ("practitioner", config.practitioners, import_practitioners),
+        ("partner", config.partners, import_specs),
+    ]
+    for kind, specs, importer in imports:
+        if not specs:
+            continue
+        report = importer(engine, list(specs), operator="config", reason="config.yaml")
+        counts = {"added": len(report.added), "updated": len(report.updated), "unchanged": len(report.unchanged)}
+        log.info(f"{kind}s_imported", **counts)
+        for entry_id, why in report.refused:
+            log.warning(f"{kind}_import_refused", **{kind: entry_id}, reason=why)
 
 
 def start(config: Config, reactor: Any, sockets: dict[str, Any] | None = None, import_partners: bool = True) -> Hub:

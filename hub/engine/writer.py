@@ -36,6 +36,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from hub.governance.directory import PartnerDirectory
 from hub.governance.journal import ChainWriter
+from hub.hl7 import Code, Issue, Location
 from hub.store.db import writer_lock
 from hub.store.driver import Driver, Read
 from hub.store.records import RecordBatch
@@ -45,6 +46,21 @@ from .campaigns import record_campaign_message
 from .entries import Stored, journal_entry, message_row, stored_reads
 from .outcome import Prepared, Status, Verdict
 from .pipeline import journal_raw
+
+HELD = Issue(
+    Code.UNKNOWN_KEY,
+    Location("PID", 1, 3),
+    "recherche non concluante de l'usager : message retenu pour résolution",
+    "patient not identified with certainty: held for resolution",
+    "W",
+)
+MERGE_REFUSED = {
+    "survivor": Issue(
+        Code.UNKNOWN_KEY, Location("PID", 1, 3), "patient survivant inconnu", "surviving patient unknown"
+    ),
+    "merged": Issue(Code.UNKNOWN_KEY, Location("MRG", 1, 1), "patient fusionné inconnu", "merged patient unknown"),
+    "same": Issue(Code.DUPLICATE_KEY, Location("MRG", 1, 1), "déjà fusionné", "already merged"),
+}
 
 
 @dataclass(slots=True)
@@ -182,8 +198,17 @@ class SQLStore:
                 return _Decision(self.acks.refused(p, Status.ERROR, errors), Status.ERROR, raw=journal_raw(p))
             if found:
                 p = self.acks.warned(p, found)
+        mapped = _mapped(p)
+        if mapped.merged:  # ADT^A40: both patients must be known and distinct
+            problem = records.patients.merge(mapped.patient, mapped.merged, records.next_index)
+            if problem:
+                issue = MERGE_REFUSED[problem]
+                return _Decision(self.acks.refused(p, Status.ERROR, (issue,)), Status.ERROR, raw=journal_raw(p))
+        resolution = records.patients.resolve(mapped.patient)
+        if resolution.reason:  # held: stored and acknowledged, linked to no one until resolved
+            p = self.acks.warned(p, (HELD,))
         decision = _Decision(p, Status.ACCEPTED)
-        decision.staged = records.stage(message_row(p, self.clock()), _mapped(p))
+        decision.staged = records.stage(message_row(p, self.clock()), mapped, resolution)
         known[p.key] = decision
         return decision
 

@@ -16,8 +16,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from hub.governance.partners import PartnerSpec, certificates, events, identities, msh_key, partners
+from hub.governance.partners import PartnerSpec, certificates, events, identities, msh_key, organizations, partners
 from hub.governance.policy import LinkPolicy, in_force, load_policies
+from hub.governance.specs import TYPE_DOMAINS
 
 # The registry's version: every write to partners, identities, events or certificates bumps it
 # (a trigger, migration 0005). Read once per batch, inside the writer's own transaction.
@@ -46,6 +47,8 @@ class PartnerView:
     channels: frozenset[str]
     msh: frozenset[str]
     certificates: frozenset[str]
+    authorities: tuple[str, ...] = ()  # PID-3.4 authorities it may assign, the default first
+    organization_type: str | None = None  # None: its organization is not in the register
 
 
 @dataclass
@@ -75,18 +78,26 @@ class PartnerDirectory:
 
     @classmethod
     def from_specs(
-        cls, specs: list[PartnerSpec], certified: dict[tuple[str, str], datetime] | None = None
+        cls,
+        specs: list[PartnerSpec],
+        certified: dict[tuple[str, str], datetime] | None = None,
+        organization_types: dict[str, str] | None = None,
     ) -> PartnerDirectory:
-        """A directory without a database (tests, one-shot tools): every spec active."""
+        """A directory without a database (tests, one-shot tools): every spec active.
+
+        `organization_types` maps organization ids to their type, as the register would.
+        """
         directory = cls()
         snap = Snapshot(certified=dict(certified or {}))
+        types = organization_types or {}
         for spec in specs:
             keys = [i.key() for i in spec.identities]
             state = "cut" if spec.category in ("insurer", "data-vault") else "active"
             snap.partners[spec.id] = PartnerView(
                 spec.id, spec.category, state, (spec.product.name, spec.product.version), frozenset(spec.domains),
                 frozenset(spec.channels), frozenset(v for k, v in keys if k == "msh"),
-                frozenset(v for k, v in keys if k == "certificate"),
+                frozenset(v for k, v in keys if k == "certificate"), tuple(spec.authorities),
+                types.get(spec.organization),
             )  # fmt: skip
             for key in keys:
                 snap.by_identity[key] = spec.id
@@ -191,6 +202,11 @@ class PartnerDirectory:
         ruling = self._policy(snap, snap.partners[partner_id], channel, domain, certification=False)
         return replace(ruling, mark=snap.mark)
 
+    def authorities_of(self, partner_id: str) -> tuple[str, ...]:
+        """The assigning authorities a partner may use in PID-3.4, its default first."""
+        p = self.snapshot.partners.get(partner_id)
+        return p.authorities if p else ()
+
     def product_of(self, partner_id: str) -> tuple[str, str]:
         """(product, version) of a partner, or empty strings."""
         p = self.snapshot.partners.get(partner_id)
@@ -217,7 +233,9 @@ class PartnerDirectory:
                 return Ruling(False, "uncertified", p.id)
             if expiry <= now:
                 return Ruling(False, "certificate-expired", p.id)
-        if domain not in p.domains:
+        if p.organization_type is None:
+            return Ruling(False, "unknown-organization", p.id)
+        if domain not in p.domains or domain not in TYPE_DOMAINS.get(p.organization_type, ()):
             return Ruling(False, "domain-not-allowed", p.id)
         if p.channels and channel not in p.channels:
             return Ruling(False, "channel-not-allowed", p.id)
@@ -233,12 +251,14 @@ def _load(conn: Any) -> Snapshot:
     for row in conn.execute(select(identities)):
         idents.setdefault(row.partner_id, []).append((row.kind, row.value))
         snap.by_identity[(row.kind, row.value)] = row.partner_id
+    types = {row.id: row.type for row in conn.execute(select(organizations.c.id, organizations.c.type))}
     for row in conn.execute(select(partners)):
         keys = idents.get(row.id, [])
         snap.partners[row.id] = PartnerView(
             row.id, row.category, states.get(row.id, "active"), (row.product_name, row.product_version),
             frozenset(json.loads(row.domains)), frozenset(json.loads(row.channels)),
             frozenset(v for k, v in keys if k == "msh"), frozenset(v for k, v in keys if k == "certificate"),
+            tuple(json.loads(row.authorities)), types.get(row.organization),
         )  # fmt: skip
     for row in conn.execute(select(certificates)):
         expiry = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)

@@ -26,7 +26,7 @@ from hub.governance.specs import (
     msh_key,
     read_specs,
 )
-from hub.store.models import Certificate, Partner, PartnerEvent, PartnerIdentity, RegistryVersion
+from hub.store.models import Certificate, Organization, Partner, PartnerEvent, PartnerIdentity, RegistryVersion
 
 __all__ = [
     "DOMAINS",
@@ -51,6 +51,7 @@ identities = cast(Table, PartnerIdentity.__table__)
 events = cast(Table, PartnerEvent.__table__)
 certificates = cast(Table, Certificate.__table__)
 registry_version = cast(Table, RegistryVersion.__table__)
+organizations = cast(Table, Organization.__table__)
 
 
 @dataclass
@@ -136,7 +137,10 @@ def _import_one(conn: Connection, chain: ChainWriter, spec: PartnerSpec, operato
         "product_version": spec.product.version,
         "domains": json.dumps(spec.domains),
         "channels": json.dumps(spec.channels),
+        "authorities": json.dumps(spec.authorities),
     }
+    if conn.execute(select(organizations.c.id).where(organizations.c.id == spec.organization)).first() is None:
+        raise RegistryError(f"{spec.id}: organization {spec.organization!r} is not in the organization register")
     state = state_of(conn, spec.id)
     wanted = {i.key() for i in spec.identities}
     if state == "cut":
@@ -248,6 +252,7 @@ def list_partners(engine: Engine) -> list[dict[str, Any]]:
                     "product": {"name": r.product_name, "version": r.product_version},
                     "domains": json.loads(r.domains),
                     "channels": json.loads(r.channels),
+                    "authorities": json.loads(r.authorities),
                     "state": state_of(conn, r.id),
                     "identities": [{"kind": i.kind, "value": i.value} for i in idents if i.partner_id == r.id],
                 }

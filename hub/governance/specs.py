@@ -8,8 +8,35 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-DOMAINS = ("lab", "pharmacy", "imaging")
+DOMAINS = ("lab", "pharmacy", "imaging", "registry")
+Domain = Literal["lab", "pharmacy", "imaging", "registry"]
 Category = Literal["government", "private-ramq", "private-msss-approved", "private-other", "insurer", "data-vault"]
+
+
+OrganizationType = Literal[
+    "hospital",
+    "medical-biology-lab",
+    "imaging-department",
+    "private-imaging-lab",
+    "community-pharmacy",
+    "clinic",
+    "government-system",
+]
+# What each type of organization may feed, after the source documents: medication from a place
+# where a pharmacist practises, lab results from a medical biology lab, imaging from an imaging
+# department; a hospital holds all three and keeps its patient index (the `registry` domain:
+# ADT^A40 merges); a clinic consults and feeds nothing.
+TYPE_DOMAINS: dict[str, frozenset[str]] = {
+    "hospital": frozenset({"lab", "pharmacy", "imaging", "registry"}),
+    "medical-biology-lab": frozenset({"lab"}),
+    "imaging-department": frozenset({"imaging"}),
+    "private-imaging-lab": frozenset({"imaging"}),
+    "community-pharmacy": frozenset({"pharmacy"}),
+    "clinic": frozenset(),
+    "government-system": frozenset({"lab", "pharmacy", "imaging", "registry"}),
+}
+# An assigning authority as written in PID-3.4 (CX-4.1 namespace or CX-4.2 universal id).
+AUTHORITY = r"^[^|^~\\&\s](?:[^|^~\\&]{0,62}[^|^~\\&\s])?$"
 
 
 class RegistryError(Exception):
@@ -54,12 +81,14 @@ class PartnerSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
     name: str
-    organization: str = ""
+    organization: str  # an id of the organization register
     category: Category
-    domains: list[Literal["lab", "pharmacy", "imaging"]]
+    domains: list[Domain]
     channels: list[str] = []
     product: Product
     identities: list[IdentitySpec] = []
+    # PID-3.4 assigning authorities it may assign; an empty PID-3.4 is read as the first one.
+    authorities: list[Annotated[str, Field(pattern=AUTHORITY)]] = []
 
 
 def msh_key(application: str, facility: str) -> str:

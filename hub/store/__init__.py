@@ -6,7 +6,7 @@ Other packages use the names below; the migrations run through `upgrade` and `en
 from .db import SchemaError, ensure_schema, make_engine, schema_state, upgrade, writer_lock
 from .driver import Driver
 from .queries import find_patients, list_messages, patient_record
-from .records import RecordBatch, resolve_patient
+from .records import RecordBatch
 
 __all__ = [
     "Driver",
@@ -17,7 +17,6 @@ __all__ = [
     "list_messages",
     "make_engine",
     "patient_record",
-    "resolve_patient",
     "schema_state",
     "upgrade",
     "writer_lock",

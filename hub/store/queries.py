@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from hub.store import patient_view
 from hub.store.models import (
     DicomInstance,
     ImagingDocument,
@@ -46,10 +47,18 @@ def list_messages(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
 
 
 def find_patients(engine: Engine, identifier: str) -> list[int]:
-    """Patient ids holding this identifier value (any authority)."""
+    """The patients holding this identifier value (any authority; ``AUTHORITY:VALUE`` for one), as they are now.
+
+    A merged patient's identifier finds its survivor.
+    """
     with Session(engine) as s:
-        ids = s.scalars(select(PatientIdentifier.patient_id).where(PatientIdentifier.value == identifier))
-        return sorted(set(ids))
+        query = select(PatientIdentifier.patient_id).where(PatientIdentifier.value == identifier)
+        authority, sep, value = identifier.rpartition(":")
+        if sep and authority:
+            scoped = (PatientIdentifier.authority == authority) & (PatientIdentifier.value == value)
+            query = select(PatientIdentifier.patient_id).where((PatientIdentifier.value == identifier) | scoped)
+        ids = sorted(set(s.scalars(query)))
+        return patient_view.survivors(s, ids) if ids else []
 
 
 _OBS_FIELDS = (
@@ -69,31 +78,22 @@ def patient_record(engine: Engine, patient_id: int) -> dict[str, Any]:
         patient = s.get(Patient, patient_id)
         if patient is None:
             raise LookupError(patient_id)
-        idents = s.scalars(select(PatientIdentifier).where(PatientIdentifier.patient_id == patient_id)).all()
+        ids = patient_view.cluster(s, patient_id)  # the records of patients merged into it too
         orders = s.scalars(
-            select(LabOrder).where(LabOrder.patient_id == patient_id).order_by(LabOrder.key, LabOrder.version)
+            select(LabOrder).where(LabOrder.patient_id.in_(ids)).order_by(LabOrder.key, LabOrder.version)
         ).all()
         observations = s.scalars(
             select(LabObservation)
-            .where(LabObservation.patient_id == patient_id)
+            .where(LabObservation.patient_id.in_(ids))
             .order_by(LabObservation.key, LabObservation.version)
         ).all()
-        return {
-            "patient": {
-                "id": patient.id,
-                "identifiers": [
-                    {"value": i.value, "type": i.type_code, "authority": i.authority, "is_nam": i.is_nam}
-                    for i in idents
-                ],
-                "family": patient.family,
-                "given": patient.given,
-                "birth_date": patient.birth_date or None,
-                "sex": patient.sex,
-            },
+        record = {
             "lab": {"orders": _orders(orders, observations)},
-            "pharmacy": {"medications": _medications(s, patient_id)},
-            "imaging": _imaging(s, patient_id),
+            "pharmacy": {"medications": _medications(s, ids)},
+            "imaging": _imaging(s, ids),
         }
+        patient_view.annotate(s, record)
+        return {"patient": patient_view.identity(s, patient, ids), **record}
 
 
 def _version(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
@@ -152,11 +152,11 @@ _MED_FIELDS = (
 _INACTIVE = frozenset({"cancelled", "discontinued"})
 
 
-def _medications(s: Session, patient_id: int) -> list[dict[str, Any]]:
+def _medications(s: Session, patient_ids: list[int]) -> list[dict[str, Any]]:
     """One entry per prescription: its current state and every event, oldest first."""
     events = s.scalars(
         select(MedicationEvent)
-        .where(MedicationEvent.patient_id == patient_id)
+        .where(MedicationEvent.patient_id.in_(patient_ids))
         .order_by(MedicationEvent.key, MedicationEvent.version)
     ).all()
     by_key: dict[str, list[Any]] = defaultdict(list)
@@ -206,33 +206,26 @@ def _report_version(row: Any, documents: dict[int, list[Any]]) -> dict[str, Any]
     return out
 
 
-def _imaging(s: Session, patient_id: int) -> dict[str, Any]:
+def _imaging(s: Session, patient_ids: list[int]) -> dict[str, Any]:
     """Orders and reports (current and history), and the DICOM studies linked to them."""
     orders = s.scalars(
         select(ImagingOrder)
-        .where(ImagingOrder.patient_id == patient_id)
+        .where(ImagingOrder.patient_id.in_(patient_ids))
         .order_by(ImagingOrder.key, ImagingOrder.version)
     ).all()
     reports = s.scalars(
         select(ImagingReport)
-        .where(ImagingReport.patient_id == patient_id)
+        .where(ImagingReport.patient_id.in_(patient_ids))
         .order_by(ImagingReport.key, ImagingReport.version)
     ).all()
     documents: dict[int, list[Any]] = defaultdict(list)
     if reports:
         for doc in s.scalars(select(ImagingDocument).where(ImagingDocument.report_id.in_([r.id for r in reports]))):
             documents[doc.report_id].append(doc)
-    both: list[Any] = [*orders, *reports]
-    accessions = {r.accession for r in both if r.accession}
-    study_uids = {r.study_uid for r in both if r.study_uid}
+    # Only the patient's own studies: an accession number is another facility's elsewhere, and a
+    # study linked to an order was filed under the order's patient at import (or held).
     instances = s.scalars(
-        select(DicomInstance)
-        .where(
-            (DicomInstance.patient_id == patient_id)
-            | DicomInstance.accession.in_(accessions)
-            | DicomInstance.study_uid.in_(study_uids)
-        )
-        .order_by(DicomInstance.id)
+        select(DicomInstance).where(DicomInstance.patient_id.in_(patient_ids)).order_by(DicomInstance.id)
     ).all()
     return {
         "orders": _versioned(orders, lambda r: _version_plain(r, _IMG_ORDER_FIELDS)),

@@ -15,9 +15,8 @@ Inside the store's transaction, for one batch:
 
 So a batch costs about a dozen statements whatever its size, instead of about ten per message.
 
-Patients: any (authority, value) identifier finds the patient, the lowest id when two match;
-otherwise a new patient. Identifiers not known yet are added to it. Demographics are the latest
-sent; the row is updated only when they change.
+Patients: hub/store/patients.py decides who each message is about (or holds it unresolved).
+Providers: each one a message names is linked to the practitioner holding its licence.
 
 Versions: every record is version N+1 of its key, never updated in place; a key repeated within
 one message takes consecutive versions.
@@ -32,15 +31,12 @@ from typing import Any
 from sqlalchemy import Connection, Table
 
 from hub.store.driver import Driver, Read, Rows, quote
-from hub.store.rows import VERSIONED, NewPatient, PatientRef, Staged, patient_id, row
-from mappings import Mapped
-from mappings.records import Patient as PatientRecord
+from hub.store.patients import PatientIndex, Resolution
+from hub.store.rows import VERSIONED, PatientRef, Staged
+from mappings import Mapped, Provider
 
 # Built once (building a statement costs more than running it); run on the driver's cursor.
-_PATIENTS_BY_VALUE = (
-    'SELECT i."authority", i."value", i."patient_id", p."family", p."given", p."birth_date", p."sex" '
-    'FROM "patient_identifiers" i JOIN "patients" p ON p."id" = i."patient_id" WHERE i.'
-)
+_PRACTITIONERS = 'SELECT "licence", "licence_order", "id" FROM "practitioners" WHERE '
 
 
 def _versions_sql(name: str, table: Table) -> str:
@@ -51,11 +47,6 @@ def _versions_sql(name: str, table: Table) -> str:
 _VERSIONS = {name: _versions_sql(name, t) for name, t in VERSIONED.items()}
 # SQLite's limit on bound parameters is 32,766; stay well below it in one IN list.
 _IN_CHUNK = 5000
-
-
-def _order(ref: PatientRef) -> tuple[int, int]:
-    """Stored patients before new ones (a new id is higher than any stored one), then by id."""
-    return (0, ref) if isinstance(ref, int) else (1, ref.order)
 
 
 def record_keys(mapped: Mapped) -> dict[str, list[str]]:
@@ -75,8 +66,8 @@ class RecordBatch:
     def __init__(self, conn: Connection, now: datetime, driver: Driver | None = None) -> None:
         self.driver = driver or Driver(conn)
         self.now = now
-        self._patient_of: dict[tuple[str, str], PatientRef] = {}
-        self._demographics: dict[int, dict[str, Any]] = {}  # stored patients, as loaded or last staged
+        self.patients = PatientIndex(self.driver, now)
+        self._licences: dict[str, list[tuple[str, str]]] = {}  # licence -> [(order, practitioner id)]
         self._latest: dict[str, dict[str, tuple[int, str]]] = {name: {} for name in VERSIONED}
         self._staged = Staged()
         self._ids: dict[str, list[int]] = {}
@@ -91,7 +82,11 @@ class RecordBatch:
     def reads(self, batch: Iterable[Mapped]) -> list[Read]:
         """The reads `load` makes, for a caller that runs them with others (one round trip)."""
         batch = list(batch)
-        reads = self.patient_reads([m.patient for m in batch])
+        reads = self.patients.reads([m.patient for m in batch] + [m.merged for m in batch if m.merged])
+        licences = sorted({p.licence for m in batch for p in m.providers})
+        for chunk in chunks(licences):
+            condition, params = self.driver.any_of("licence", chunk)
+            reads.append((_PRACTITIONERS + condition, params, self._take_licences))
         bounds = {  # every message stored, with all its orders and reports: the most it can need
             "messages": len(batch),
             "lab_orders": sum(len(m.lab_orders) for m in batch),
@@ -118,25 +113,9 @@ class RecordBatch:
             if version > latest.get(key, (0, ""))[0]:
                 latest[key] = (version, status)
 
-    def load_patients(self, people: Iterable[PatientRecord]) -> None:
-        """The stored patients behind these identifiers, in one query per 5,000 values."""
-        self.driver.read_all(self.patient_reads(people))
-
-    def patient_reads(self, people: Iterable[PatientRecord]) -> list[Read]:
-        """The reads `load_patients` makes."""
-        values = sorted({i.value for p in people for i in p.identifiers})
-        reads: list[Read] = []
-        for chunk in chunks(values):
-            condition, params = self.driver.any_of("value", chunk)
-            reads.append((_PATIENTS_BY_VALUE + condition, params, self._take_patients))
-        return reads
-
-    def _take_patients(self, rows: Rows) -> None:
-        for authority, value, stored_id, family, given, birth_date, sex in rows:
-            self._patient_of[(authority, value)] = stored_id
-            self._demographics.setdefault(
-                stored_id, {"family": family, "given": given, "birth_date": birth_date, "sex": sex}
-            )
+    def _take_licences(self, rows: Rows) -> None:
+        for licence, order, practitioner in rows:
+            self._licences.setdefault(licence, []).append((order, practitioner))
 
     # -- stage ------------------------------------------------------------------------------
 
@@ -144,42 +123,35 @@ class RecordBatch:
         """The latest status stored or staged for a record key of `table`, "" when there is none."""
         return self._latest[table].get(key, (0, ""))[1]
 
-    def patient(self, person: PatientRecord) -> PatientRef:
-        """Resolve (or create) the patient; its demographics become the ones sent."""
-        pairs = list(dict.fromkeys((i.authority, i.value) for i in person.identifiers))
-        matches = [self._patient_of[p] for p in pairs if p in self._patient_of]
-        demographics = {
-            "family": person.family,
-            "given": person.given,
-            "birth_date": person.birth_date or "",
-            "sex": person.sex,
-        }
-        ref: PatientRef
-        if matches:
-            ref = min(matches, key=_order)
-            if isinstance(ref, int):
-                if self._demographics.get(ref) != demographics:
-                    self._demographics[ref] = demographics
-                    self._staged.updates[ref] = {**demographics, "updated_at": self.now}
-            else:
-                ref.values.update(demographics, updated_at=self.now)
-        else:
-            new = self._staged.new_patients
-            ref = NewPatient({**demographics, "created_at": self.now, "updated_at": self.now}, len(new))
-            new.append(ref)
-        by_pair = {(i.authority, i.value): i for i in person.identifiers}
-        for pair in pairs:
-            if pair not in self._patient_of:
-                self._patient_of[pair] = ref
-                self._staged.new_identifiers.append((ref, row(by_pair[pair])))
-        return ref
+    @property
+    def next_index(self) -> int:
+        """The index the next staged message will have."""
+        return len(self._staged.messages)
 
-    def stage(self, message: dict[str, Any], mapped: Mapped) -> int:
-        """Stage one accepted message and its records; the index `flush`'s ids are listed by."""
+    def stage(self, message: dict[str, Any], mapped: Mapped, resolution: Resolution) -> int:
+        """Stage one accepted message, its patient (or its hold) and its records; its index.
+
+        An A40 was merged (`patients.merge`) before: its resolution names the survivor.
+        """
         index = len(self._staged.messages)
-        self._staged.messages.append((message, self.patient(mapped.patient)))
+        ref: PatientRef | None = None
+        if resolution.reason:
+            self.patients.hold(mapped.patient, resolution, index)
+        else:
+            ref = self.patients.attach(mapped.patient, resolution, index)
+        self._staged.messages.append((message, ref))
         self._staged.records(index, mapped, self._next)
+        for provider in mapped.providers:
+            link = {"field": provider.field, "sent": provider.sent, "practitioner_id": self._practitioner(provider)}
+            self._staged.links.append((index, link))
         return index
+
+    def _practitioner(self, provider: Provider) -> str | None:
+        """The register's practitioner holding the licence: by order when sent, else the only holder."""
+        held = self._licences.get(provider.licence, [])
+        if provider.order:
+            held = [h for h in held if h[0] == provider.order]
+        return held[0][1] if len(held) == 1 else None
 
     def _next(self, table: str, key: str, status: str) -> int:
         """The next version of `key`, which from now on is the latest (with its status)."""
@@ -197,8 +169,9 @@ class RecordBatch:
         cover (new patients, always on SQLite) is drawn in one statement.
         """
         staged = self._staged
+        new_patients = self.patients.new_patients
         needed = {
-            "patients": len(staged.new_patients),
+            "patients": len(new_patients),
             "messages": len(staged.messages),
             "lab_orders": len(staged.lab_orders),
             "imaging_reports": len(staged.reports),
@@ -207,14 +180,16 @@ class RecordBatch:
         short = {t: n for t, n in needed.items() if len(drawn.get(t, ())) < n}
         more = self.driver.new_ids(short) if short else {}
         ids = {t: (more[t] if t in more else drawn.get(t, []))[:n] for t, n in needed.items()}
-        for new, new_id in zip(staged.new_patients, ids["patients"], strict=True):
+        for new, new_id in zip(new_patients, ids["patients"], strict=True):
             new.id = new_id
         self._ids = ids
         return ids["messages"]
 
     def write(self) -> None:
         """Write everything staged, one statement per table (inside the caller's pipeline)."""
+        self.patients.write_patients(self.driver)
         self._staged.write(self.driver, self._ids)
+        self.patients.write_after(self.driver, self._ids["messages"])
         self._staged = Staged()
 
     def flush(self) -> list[int]:
@@ -223,15 +198,6 @@ class RecordBatch:
         with self.driver.pipeline():
             self.write()
         return message_ids
-
-
-def resolve_patient(conn: Connection, person: PatientRecord, now: datetime) -> int:
-    """One patient, found or created, outside a message batch (the DICOM import)."""
-    batch = RecordBatch(conn, now)
-    batch.load_patients([person])
-    ref = batch.patient(person)
-    batch.flush()
-    return patient_id(ref)
 
 
 def chunks(values: list[str]) -> Iterable[list[str]]:

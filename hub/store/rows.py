@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table
 
-from hub.store.driver import Driver, Insert, sqlite_stamp
+from hub.store.driver import Driver, Insert
 from hub.store.models import (
     ImagingDocument,
     ImagingOrder,
@@ -21,14 +21,11 @@ from hub.store.models import (
     LabOrder,
     MedicationEvent,
     Message,
-    Patient,
-    PatientIdentifier,
+    PractitionerLink,
 )
 from mappings import Mapped
 
 messages = cast(Table, Message.__table__)
-patients = cast(Table, Patient.__table__)
-identifiers = cast(Table, PatientIdentifier.__table__)
 lab_orders = cast(Table, LabOrder.__table__)
 lab_observations = cast(Table, LabObservation.__table__)
 medication_events = cast(Table, MedicationEvent.__table__)
@@ -41,12 +38,6 @@ VERSIONED: dict[str, Table] = {
 }
 
 # Built once (building a statement costs more than running it); run on the driver's cursor.
-_UPDATE_PATIENT = (
-    'UPDATE "patients" SET "family" = {mark}, "given" = {mark}, "birth_date" = {mark}, "sex" = {mark}, '
-    '"updated_at" = {mark} WHERE "id" = {mark}'
-)
-_INSERT_PATIENTS = Insert(patients, with_id=True)
-_INSERT_IDENTIFIERS = Insert(identifiers)
 _INSERT_MESSAGES = Insert(messages, with_id=True)
 _INSERT_LAB_ORDERS = Insert(lab_orders, with_id=True)
 _INSERT_OBSERVATIONS = Insert(lab_observations)
@@ -54,6 +45,7 @@ _INSERT_MEDICATIONS = Insert(medication_events)
 _INSERT_IMAGING_ORDERS = Insert(imaging_orders)
 _INSERT_REPORTS = Insert(imaging_reports, with_id=True)
 _INSERT_DOCUMENTS = Insert(imaging_documents)
+_INSERT_LINKS = Insert(cast(Table, PractitionerLink.__table__))
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
 
@@ -88,20 +80,23 @@ def patient_id(ref: PatientRef) -> int:
     return ref if isinstance(ref, int) else ref.id
 
 
+def patient_id_or_none(ref: PatientRef | None) -> int | None:
+    """The id of a stored or new patient, None for a message held unresolved."""
+    return None if ref is None else ref if isinstance(ref, int) else ref.id
+
+
 @dataclass
 class Staged:
     """Rows waiting for the ids they point to: (index of what they hang on, row)."""
 
-    messages: list[tuple[dict[str, Any], PatientRef]] = field(default_factory=list)
+    messages: list[tuple[dict[str, Any], PatientRef | None]] = field(default_factory=list)  # None: held
     lab_orders: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # message index
     observations: list[tuple[int, int, dict[str, Any]]] = field(default_factory=list)  # message, order index
     medications: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     imaging_orders: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     reports: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     documents: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # report index
-    new_patients: list[NewPatient] = field(default_factory=list)
-    new_identifiers: list[tuple[PatientRef, dict[str, Any]]] = field(default_factory=list)
-    updates: dict[int, dict[str, Any]] = field(default_factory=dict)  # stored patients' new demographics
+    links: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # message index: providers named
 
     def records(self, index: int, mapped: Mapped, next_version: NextVersion) -> None:
         """Stage the records of the message staged at `index`, each at the next version of its key."""
@@ -162,9 +157,8 @@ class Staged:
                 self.documents.append((report_index, {**document, "size": d.size, "data": d.data}))
 
     def write(self, drv: Driver, ids: dict[str, list[int]]) -> None:
-        """Write everything staged, one statement per table (inside the caller's pipeline)."""
-        self._write_patients(drv)
-        patient_ids = [patient_id(ref) for _m, ref in self.messages]
+        """Write the messages and their records, one statement per table (after their patients)."""
+        patient_ids = [patient_id_or_none(ref) for _m, ref in self.messages]
         message_ids = ids["messages"]
         drv.insert(
             _INSERT_MESSAGES,
@@ -174,7 +168,7 @@ class Staged:
             ],
         )
 
-        def owner(index: int) -> dict[str, int]:
+        def owner(index: int) -> dict[str, int | None]:
             return {"message_id": message_ids[index], "patient_id": patient_ids[index]}
 
         order_ids, report_ids = ids["lab_orders"], ids["imaging_reports"]
@@ -191,17 +185,7 @@ class Staged:
             [{**r, **owner(i), "id": rid} for (i, r), rid in zip(self.reports, report_ids, strict=True)],
         )
         drv.insert(_INSERT_DOCUMENTS, [{**r, "report_id": report_ids[i]} for i, r in self.documents])
-
-    def _write_patients(self, drv: Driver) -> None:
-        drv.insert(_INSERT_PATIENTS, [{**p.values, "id": p.id} for p in self.new_patients])
-        if self.updates:
-            update = [
-                (v["family"], v["given"], v["birth_date"], v["sex"], v["updated_at"]) for v in self.updates.values()
-            ]
-            if drv.sqlite:
-                update = [(*u[:4], sqlite_stamp(u[4])) for u in update]
-            drv.execute_many(_UPDATE_PATIENT, [(*u, pid) for u, pid in zip(update, self.updates, strict=True)])
-        drv.insert(_INSERT_IDENTIFIERS, [{**r, "patient_id": patient_id(ref)} for ref, r in self.new_identifiers])
+        drv.insert(_INSERT_LINKS, [{**r, "message_id": message_ids[i]} for i, r in self.links])
 
 
 def _json_list(items: Sequence[str]) -> str:

@@ -25,6 +25,8 @@ pytestmark = pytest.mark.slow
 VENDOR = {
     "id": "acme-labsys",
     "name": "Acme LabSys",
+    "organization": "chum",
+    "authorities": ["CHUM"],
     "category": "private-ramq",
     "domains": ["lab"],
     "product": {"name": "LabSys", "version": "5.0"},

@@ -71,7 +71,10 @@ def test_show_patient_json_shape(server_factory: ServerFactory, tmp_path: Path) 
     shown = invoke("show", "patient", "LAVH54623112", "--json", "--config", str(server.config))
     record = json.loads(shown.stdout)
     assert set(record) == {"patient", "lab", "pharmacy", "imaging"}
-    assert set(record["patient"]) == {"id", "identifiers", "family", "given", "birth_date", "sex"}
+    assert set(record["patient"]) == {
+        "id", "identifiers", "family", "given", "birth_date", "sex", "address", "version", "history",
+        "merged", "merged_into", "merges",
+    }  # fmt: skip
     assert record["patient"]["identifiers"] == [
         {"value": "LAVH54623112", "type": "NAM", "authority": "RAMQ", "is_nam": True}
     ]

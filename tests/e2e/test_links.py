@@ -63,6 +63,8 @@ def link_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             {
                 "id": p,
                 "name": p,
+                "organization": "chum",
+                "authorities": ["CHUM"],
                 "category": category,
                 "domains": [domain],
                 "product": {"name": f"PROD-{p}", "version": "1.0"},

@@ -212,6 +212,8 @@ def tls_soap(server_factory: ServerFactory, tmp_path: Path) -> TlsSoap:
         {
             "id": "ris-a",
             "name": "RIS A",
+            "organization": "chum",
+            "authorities": ["H"],
             "category": "government",
             "domains": ["imaging"],
             "product": {"name": "RIS", "version": "1"},

@@ -73,6 +73,8 @@ def tls_server(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
             {
                 "id": f"partner-{name}",
                 "name": name,
+                "organization": "chum",
+                "authorities": ["CHUM"],
                 "category": "government",
                 "domains": ["lab"],
                 "product": {"name": "P", "version": "1"},
@@ -93,6 +95,8 @@ def tls_server(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         {
             "id": "partner-c",
             "name": "c",
+            "organization": "chum",
+            "authorities": ["CHUM"],
             "category": "government",
             "domains": ["lab"],
             "product": {"name": "P", "version": "1"},
@@ -229,6 +233,8 @@ def test_a_rotated_certificate_is_refused_at_the_next_commit(tls_server: Server,
         entry = {
             "id": "partner-a",
             "name": "a",
+            "organization": "chum",
+            "authorities": ["CHUM"],
             "category": "government",
             "domains": ["lab"],
             "product": {"name": "P", "version": "1"},

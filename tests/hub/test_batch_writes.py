@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from fakes import ack_of
-from lab_engine import LIS_CHUM, CountingStore
+from lab_engine import CountingStore, lab_directory
 from sqlalchemy import Engine, select
 
 from certification.ruleset import load_ruleset
@@ -22,7 +22,6 @@ from hub.engine.intake import process
 from hub.engine.pipeline import Pipeline
 from hub.engine.policy import ChannelPolicy
 from hub.engine.writer import SQLStore
-from hub.governance.directory import PartnerDirectory
 from hub.interfaces import Inbound, Outcome, Reply
 from hub.store import records as records_store
 from hub.store.db import make_engine, upgrade
@@ -64,7 +63,7 @@ TRAFFIC = [
 def ruled_pipeline() -> Pipeline:
     """The lab channel with the tgv-lab rule set, so the status transition rule is on."""
     policy = ChannelPolicy("lab", "lab", ruleset=load_ruleset("tgv-lab-2026.1"))
-    return Pipeline(channels={"lab": policy}, directory=PartnerDirectory.from_specs([LIS_CHUM]))
+    return Pipeline(channels={"lab": policy}, directory=lab_directory())
 
 
 def repository(engine: Engine) -> dict[str, Any]:
@@ -82,7 +81,11 @@ def repository(engine: Engine) -> dict[str, Any]:
                 JournalEntry.reason,
             ).order_by(JournalEntry.seq)
         ).all()
-    return {"patients": [patient_record(engine, pid) for pid in patient_ids], "journal": [tuple(r) for r in journal]}
+    records = [patient_record(engine, pid) for pid in patient_ids]
+    for record in records:  # a demographic version's time is the wall clock's
+        for version in record["patient"]["history"]:
+            version.pop("recorded_at")
+    return {"patients": records, "journal": [tuple(r) for r in journal]}
 
 
 def second_engine(tmp_path: Path) -> Engine:

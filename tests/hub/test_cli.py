@@ -77,17 +77,23 @@ def test_partners_add_and_partners_file_in_config(tmp_path: Path) -> None:
     """`partners add` registers by hand (an insurer is cut on arrival); config takes {file: ...}."""
     listing = tmp_path / "partners.yaml"
     listing.write_text(
-        "- id: sil-hmr\n  name: SIL HMR\n  category: government\n  domains: [lab]\n"
+        "- id: sil-hmr\n  name: SIL HMR\n  organization: hmr\n  category: government\n  domains: [lab]\n"
         "  product: {name: LabSys, version: '4.2'}\n"
         "  identities:\n    - {sending_application: SIL, sending_facility: HMR}\n"
     )
     config = tmp_path / "c.yaml"
-    config.write_text(f"database:\n  url: sqlite:///{tmp_path / 'p.db'}\npartners: {{file: partners.yaml}}\n")
+    organizations = "organizations:\n  - {id: hmr, name: HMR, type: hospital}\n"
+    config.write_text(
+        f"database:\n  url: sqlite:///{tmp_path / 'p.db'}\n{organizations}partners: {{file: partners.yaml}}\n"
+    )
     assert cli(config, "check-config").exit_code == 0
     assert cli(config, "db", "upgrade").exit_code == 0
+    (tmp_path / "orgs.yaml").write_text("- {id: assurances-x, name: Assurances X, type: government-system}\n")
+    assert cli(config, "organizations", "import", str(tmp_path / "orgs.yaml")).exit_code == 0
     added = cli(
         config, "partners", "add", "--id", "assur-x", "--name", "Assureur X", "--category", "insurer",
         "--domain", "lab", "--product", "Claims", "--version", "9", "--msh", "CLAIMS/ASSURX",
+        "--organization", "assurances-x",
     )  # fmt: skip
     assert added.exit_code == 0, added.stderr
     listed = cli(config, "partners", "list")

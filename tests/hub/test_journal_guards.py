@@ -9,6 +9,7 @@ from lab_engine import (
     LIS_CHUM,
     oru,
     pipeline,
+    register,
     send,
 )
 from sqlalchemy import Engine, select, text
@@ -17,7 +18,6 @@ from sqlalchemy.exc import DBAPIError
 from hub.engine.intake import InlineIntake
 from hub.engine.writer import SQLStore
 from hub.governance.journal import verify
-from hub.governance.partners import import_specs
 from hub.store.models import RegistryVersion
 
 
@@ -98,7 +98,7 @@ def test_every_registry_write_bumps_the_registry_version(engine: Engine) -> None
             return int(conn.execute(select(RegistryVersion.version)).scalar_one())
 
     before = version()
-    import_specs(engine, [LIS_CHUM], "alice")
+    register(engine, [LIS_CHUM])
     after_import = version()
     assert after_import > before
     with engine.begin() as conn:

@@ -14,7 +14,16 @@ from hub.governance.directory import PartnerDirectory
 from hub.governance.journal import verify
 from hub.governance.partners import PartnerSpec, RegistryError, change_state, import_specs, issue_certificate
 from hub.governance.policy import CATEGORIES, load_policies
+from hub.registers import OrganizationSpec, import_organizations
 from hub.store.models import JournalEntry, Partner, PartnerEvent
+
+
+@pytest.fixture(autouse=True)
+def chum(engine: Engine) -> None:
+    """Every partner here belongs to the CHUM, a hospital of the organization register."""
+    import_organizations(
+        engine, [OrganizationSpec.model_validate({"id": "chum", "name": "CHUM", "type": "hospital"})], "t"
+    )
 
 
 def spec(pid: str = "sil-chum", category: str = "government", app: str = "LIS", fac: str = "CHUM") -> PartnerSpec:
@@ -23,6 +32,7 @@ def spec(pid: str = "sil-chum", category: str = "government", app: str = "LIS", 
         {
             "id": pid,
             "name": pid.upper(),
+            "organization": "chum",
             "category": category,
             "domains": ["lab"],
             "product": {"name": f"P-{pid}", "version": "1.0"},
@@ -45,6 +55,7 @@ def test_import_add_update_unchanged_and_journal_with_operator(engine: Engine) -
     with engine.connect() as conn:
         entries = conn.execute(select(JournalEntry).order_by(JournalEntry.seq)).all()
     assert [(e.status, e.operator, e.reason) for e in entries] == [
+        ("organization.import", "t", "chum: import"),
         ("partner.import", "alice", "onboarding"),
         ("partner.update", "bob", "new facility"),
     ]

@@ -5,20 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from lab_engine import LIS_CHUM, oru
+from lab_engine import LIS_CHUM, oru, register
 from sqlalchemy import Engine
 
 from hub.engine.pipeline import Pipeline
 from hub.engine.policy import ChannelPolicy
 from hub.engine.writer import SQLStore, StaleDirectory
 from hub.governance.directory import PartnerDirectory
-from hub.governance.partners import change_state, import_specs
+from hub.governance.partners import change_state
 from hub.interfaces import Inbound
 
 
 def test_a_batch_authorized_before_a_cut_is_prepared_again(engine: Engine) -> None:
     """Prepared under the registry as it was, committed after a cut that another thread loaded: refused."""
-    import_specs(engine, [LIS_CHUM], "alice")
+    register(engine, [LIS_CHUM])
     directory = PartnerDirectory()
     directory.refresh(engine)
     pipeline = Pipeline(channels={"lab": ChannelPolicy("lab", "lab")}, directory=directory)

@@ -93,16 +93,21 @@ def test_result_lifecycle_keeps_every_version(engine: Engine) -> None:
 
 
 def test_latin1_and_utf8_french_text_survive(engine: Engine) -> None:
-    """8859/1 bytes with MSH-18 8859/1 and UTF-8 bytes with œ both read back intact."""
+    """8859/1 bytes with MSH-18 8859/1 and UTF-8 bytes with œ both read back intact.
+
+    The names agree with the messages' NAM (LAVH…): a contradicting one would be held unresolved.
+    """
     intake = InlineIntake(pipeline(), SQLStore(engine))
-    latin = oru("L1", charset="8859/1", name="Bélanger^François").replace("cœur", "coeur").replace("œdème", "oedème")
+    latin = (
+        oru("L1", charset="8859/1", name="Lavoié^Hélène-François").replace("cœur", "coeur").replace("œdème", "oedème")
+    )
     reply = send(intake, latin.encode("latin-1"))
     assert reply is not None
     assert ack_of(reply).code == "AA"
-    send(intake, oru("U1", name="Lœwy^Zoé").encode("utf-8"))
+    send(intake, oru("U1", name="Lavœ^Héloïse").encode("utf-8"))
     (pid,) = find_patients(engine, "123")
     record = patient_record(engine, pid)
-    assert (record["patient"]["family"], record["patient"]["given"]) == ("Lœwy", "Zoé")
+    assert (record["patient"]["family"], record["patient"]["given"]) == ("Lavœ", "Héloïse")
     with engine.connect() as conn:
         texts = conn.execute(select(LabOrder.notes)).scalars().all()
     assert all(json.loads(t) == ["Échantillon hémolysé"] for t in texts)

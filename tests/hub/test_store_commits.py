@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fakes import ack_of
-from lab_engine import LIS_CHUM, CountingStore, count, oru, pipeline, send
+from lab_engine import LIS_CHUM, CountingStore, count, lab_directory, oru, pipeline, register, send
 from sqlalchemy import Engine, select
 
 from hub.engine.intake import GroupCommitIntake, InlineIntake, process
@@ -17,7 +17,7 @@ from hub.engine.pipeline import Pipeline
 from hub.engine.policy import ChannelPolicy
 from hub.engine.writer import SQLStore
 from hub.governance.directory import PartnerDirectory
-from hub.governance.partners import change_state, import_specs
+from hub.governance.partners import change_state
 from hub.interfaces import Inbound, Reply
 from hub.store.db import make_engine, upgrade, writer_lock
 from hub.store.models import JournalEntry, LabOrder, Message
@@ -54,7 +54,7 @@ def test_final_then_preliminary_is_refused_when_the_rule_set_asks(engine: Engine
     from certification.ruleset import load_ruleset
 
     policy = ChannelPolicy("lab", "lab", ruleset=load_ruleset("tgv-lab-2026.1"))
-    ruled = Pipeline(channels={"lab": policy}, directory=PartnerDirectory.from_specs([LIS_CHUM]))
+    ruled = Pipeline(channels={"lab": policy}, directory=lab_directory())
     intake = InlineIntake(ruled, SQLStore(engine))
     nam = "LAVH54623112^^^RAMQ^NAM"
     final = oru("T1", "F").replace("123^^^CHUM^MR~LAVH54623112^^^RAMQ^NAM", nam)
@@ -107,7 +107,7 @@ def test_postgresql_and_memory_databases_need_no_writer_lock() -> None:
 
 def test_a_cut_after_the_directory_was_loaded_is_in_force_at_the_next_commit(engine: Engine) -> None:
     """The commit reads the registry's change mark: the batch is authorized again, and refused."""
-    import_specs(engine, [LIS_CHUM], "alice")
+    register(engine, [LIS_CHUM])
     directory = PartnerDirectory()
     directory.refresh(engine)
     ruled = Pipeline(channels={"lab": ChannelPolicy("lab", "lab")}, directory=directory)

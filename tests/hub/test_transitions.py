@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fakes import ack_of
-from lab_engine import LIS_CHUM, count, oru, send
+from lab_engine import count, lab_directory, oru, send
 from sqlalchemy import Engine, select
 
 from certification.ruleset import RuleRef, RuleSet, load_ruleset
@@ -12,7 +12,6 @@ from hub.engine.intake import InlineIntake
 from hub.engine.pipeline import Pipeline
 from hub.engine.policy import ChannelPolicy
 from hub.engine.writer import SQLStore
-from hub.governance.directory import PartnerDirectory
 from hub.interfaces import Outcome
 from hub.store.models import JournalEntry, LabOrder
 from mappings import LabOrder as OrderRecord
@@ -29,9 +28,7 @@ def _with_severity(severity: str) -> RuleSet:
 
 def _intake(engine: Engine, ruleset: RuleSet) -> InlineIntake:
     policy = ChannelPolicy("lab", "lab", ruleset=ruleset)
-    return InlineIntake(
-        Pipeline(channels={"lab": policy}, directory=PartnerDirectory.from_specs([LIS_CHUM])), SQLStore(engine)
-    )
+    return InlineIntake(Pipeline(channels={"lab": policy}, directory=lab_directory()), SQLStore(engine))
 
 
 def _message(control_id: str, status: str) -> bytes:

@@ -18,6 +18,8 @@ from hub.cli.client import Ack, MLLPClient, parse_ack
 SENDER = {
     "id": "sender",
     "name": "Test senders",
+    "organization": "chum",
+    "authorities": ["CHUM"],
     "category": "government",
     "domains": ["pharmacy", "imaging"],
     "product": {"name": "Tests", "version": "1"},

@@ -13,7 +13,7 @@ from hub.engine.pipeline import Pipeline
 from hub.engine.policy import ChannelPolicy
 from hub.engine.writer import SQLStore
 from hub.governance.directory import PartnerDirectory
-from hub.governance.partners import PartnerSpec
+from hub.governance.partners import ImportReport, PartnerSpec, import_specs
 from hub.interfaces import Inbound, Reply
 
 
@@ -35,6 +35,8 @@ LIS_CHUM = PartnerSpec.model_validate(
     {
         "id": "sil-chum",
         "name": "SIL CHUM",
+        "organization": "chum",
+        "authorities": ["CHUM"],
         "category": "government",
         "domains": ["lab"],
         "product": {"name": "LabSys", "version": "4.2"},
@@ -43,9 +45,23 @@ LIS_CHUM = PartnerSpec.model_validate(
 )
 
 
+def register(engine: Engine, specs: list[PartnerSpec], operator: str = "alice") -> ImportReport:
+    """Import the CHUM hospital into the organization register, then these partners."""
+    from hub.registers import OrganizationSpec, import_organizations
+
+    chum = OrganizationSpec.model_validate({"id": "chum", "name": "CHUM", "type": "hospital"})
+    import_organizations(engine, [chum], operator)
+    return import_specs(engine, specs, operator)
+
+
+def lab_directory() -> PartnerDirectory:
+    """A directory holding LIS/CHUM, a partner of the CHUM hospital, assigning the CHUM authority."""
+    return PartnerDirectory.from_specs([LIS_CHUM], organization_types={"chum": "hospital"})
+
+
 def pipeline() -> Pipeline:
     """A pipeline with one lab channel and one government partner, LIS/CHUM."""
-    return Pipeline(channels={"lab": ChannelPolicy("lab", "lab")}, directory=PartnerDirectory.from_specs([LIS_CHUM]))
+    return Pipeline(channels={"lab": ChannelPolicy("lab", "lab")}, directory=lab_directory())
 
 
 def send(intake: InlineIntake, raw: bytes) -> Reply | None:

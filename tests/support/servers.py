@@ -12,16 +12,16 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
 # The partners of the default config.yaml: the example traffic, LIS/CHUM included.
-DEFAULT_PARTNERS: list[dict[str, object]] = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))[
-    "partners"
-]
+_DEFAULTS = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+DEFAULT_PARTNERS: list[dict[str, object]] = _DEFAULTS["partners"]
+DEFAULT_ORGANIZATIONS: list[dict[str, object]] = _DEFAULTS["organizations"]
 
 # Set by tests/conftest.py before each test: whether it is marked slow. Only slow tests may start
 # a server, so `pytest -m "not slow"` runs no subprocess hub (None: outside pytest, no check).
@@ -68,13 +68,16 @@ class ServerFactory(Protocol):
 def write_config(path: Path, db_url: str, port: int, **options: object) -> Path:
     """A config file with one lab channel on `port` and the default partners.
 
-    `busy_timeout_ms` (default 5000), `database` (more database keys), `partners`, `security`
-    and `extra_channels` go to their sections; every other option is one of the lab channel's.
+    `busy_timeout_ms` (default 5000), `database` (more database keys), `partners`,
+    `organizations` (added to the default ones), `practitioners`, `security` and
+    `extra_channels` go to their sections; every other option is one of the lab channel's.
     """
     extra_channels = options.pop("extra_channels", None) or []
     assert isinstance(extra_channels, list), "extra_channels is a list of channels"
     partners = options.pop("partners", None)
     security = options.pop("security", None)
+    organizations = [*DEFAULT_ORGANIZATIONS, *cast(list[object], options.pop("organizations", None) or [])]
+    practitioners = options.pop("practitioners", None) or []
     database = options.pop("database", None) or {}
     assert isinstance(database, dict), "database holds database keys (lock_timeout_ms...)"
     lab: dict[str, object] = {"name": "lab", "protocol": "mllp", "listen": f"tcp:{port}:interface=127.0.0.1"}
@@ -87,6 +90,8 @@ def write_config(path: Path, db_url: str, port: int, **options: object) -> Path:
         # Unvalidated unless the test names a rule set: these tests are about links, framing and
         # storage, and send minimal messages (a channel without `ruleset` validates by default).
         "channels": [{**lab, "domain": "lab", "ruleset": "none", **options}, *extra_channels],
+        "organizations": organizations,
+        "practitioners": practitioners,
         "partners": DEFAULT_PARTNERS if partners is None else partners,
     }
     if security:

@@ -13,6 +13,16 @@ from .clinical import (
     PatientIdentifier,
 )
 from .intake import JournalEntry, JournalHead, Message
+from .registers import (
+    Organization,
+    OrganizationCode,
+    PatientMerge,
+    PatientVersion,
+    Practitioner,
+    PractitionerEvent,
+    PractitionerLink,
+    Unresolved,
+)
 from .registry import (
     Campaign,
     CampaignMessage,
@@ -38,10 +48,18 @@ __all__ = [
     "LabOrder",
     "MedicationEvent",
     "Message",
+    "Organization",
+    "OrganizationCode",
     "Partner",
     "PartnerEvent",
     "PartnerIdentity",
     "Patient",
     "PatientIdentifier",
+    "PatientMerge",
+    "PatientVersion",
+    "Practitioner",
+    "PractitionerEvent",
+    "PractitionerLink",
     "RegistryVersion",
+    "Unresolved",
 ]

@@ -20,7 +20,11 @@ from .base import Base, pk, stamp, text
 
 
 class Patient(Base):
-    """A patient known to the repository; demographics are the latest sent."""
+    """A patient of the register; the columns repeat the current demographic version.
+
+    Every version is kept in `patient_versions`; `merged_into` names the surviving patient
+    while this one is merged (the history is in `patient_merges`).
+    """
 
     __tablename__ = "patients"
 
@@ -31,10 +35,17 @@ class Patient(Base):
     sex: Mapped[text]
     created_at: Mapped[stamp]
     updated_at: Mapped[stamp]
+    address: Mapped[text]  # migration 0006
+    version: Mapped[int] = mapped_column(default=1)  # the current demographic version's number
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
 
 
 class PatientIdentifier(Base):
-    """PID-3 identifiers; (authority, value) points to exactly one patient."""
+    """PID-3 identifiers; (authority, value) points to exactly one patient.
+
+    The authority is never empty for an identifier stored since migration 0006: an empty
+    PID-3.4 is read as the sending partner's first authority, and a NAM's is always RAMQ.
+    """
 
     __tablename__ = "patient_identifiers"
     __table_args__ = (UniqueConstraint("authority", "value"),)
@@ -58,7 +69,7 @@ class LabOrder(Base):
     key: Mapped[str] = mapped_column(Text)
     version: Mapped[int]
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
     placer_number: Mapped[text]
     filler_number: Mapped[str] = mapped_column(Text, index=True)
     code: Mapped[text]
@@ -84,7 +95,7 @@ class LabObservation(Base):
     key: Mapped[str] = mapped_column(Text)
     version: Mapped[int]
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
     set_id: Mapped[text]
     value_type: Mapped[text]
     code: Mapped[text]
@@ -115,7 +126,7 @@ class MedicationEvent(Base):
     key: Mapped[str] = mapped_column(Text)
     version: Mapped[int]
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
     kind: Mapped[text]
     order_control: Mapped[text]
     status: Mapped[text]
@@ -146,7 +157,7 @@ class ImagingOrder(Base):
     key: Mapped[str] = mapped_column(Text)
     version: Mapped[int]
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
     order_control: Mapped[text]
     order_status: Mapped[text]
     placer_number: Mapped[text]
@@ -174,7 +185,7 @@ class ImagingReport(Base):
     key: Mapped[str] = mapped_column(Text)
     version: Mapped[int]
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
     placer_number: Mapped[text]
     filler_number: Mapped[text]
     accession: Mapped[str] = mapped_column(Text, index=True)
@@ -215,7 +226,7 @@ class DicomInstance(Base):
     study_uid: Mapped[str] = mapped_column(Text, index=True)
     series_uid: Mapped[text]
     accession: Mapped[str] = mapped_column(Text, index=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
     modality: Mapped[text]
     study_date: Mapped[text]
     study_description: Mapped[text]
@@ -226,3 +237,4 @@ class DicomInstance(Base):
     size: Mapped[int]
     source: Mapped[text]  # "cli:<operator>" or the channel name
     imported_at: Mapped[stamp]
+    organization_id: Mapped[text]  # who issued its accession number (migration 0006)

@@ -39,6 +39,7 @@ class Message(Base):
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
     received_at: Mapped[stamp]
     stored_at: Mapped[stamp]
+    partner_id: Mapped[text]  # the partner it was accepted from (migration 0006)
 
 
 class JournalEntry(Base):

@@ -34,6 +34,7 @@ class Partner(Base):
     domains: Mapped[text]  # JSON list
     channels: Mapped[text]  # JSON list; empty means any channel of its domains
     created_at: Mapped[stamp]
+    authorities: Mapped[text]  # JSON list: the PID-3.4 assigning authorities it may assign (0006)
 
 
 class PartnerIdentity(Base):

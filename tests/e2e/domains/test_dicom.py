@@ -58,7 +58,7 @@ def test_structured_report_gives_text_once_linked_by_study_uid(hub: DomainHub) -
     body = f"OBX|1|ST|113014^DICOM Study^DCM||{uid}||||||F\rOBX|2|TX|18782-3^Impression^LN||Masse notée.||||||F\r"
     (ack,) = send(hub.imaging_port, report("IMG-40", "F", body, accession=""))
     assert ack.code == "AA", ack.errors
-    result = invoke("dicom", "import", "--config", str(hub.config), str(path))
+    result = invoke("dicom", "import", "--config", str(hub.config), "--organization", "chum", str(path))
     assert result.exit_code == 0, result.stderr
     (study,) = show(hub, "IMG42")["imaging"]["studies"]
     assert study["study_uid"] == uid
@@ -67,11 +67,19 @@ def test_structured_report_gives_text_once_linked_by_study_uid(hub: DomainHub) -
 
 
 def test_study_and_hl7_report_show_as_linked(hub: DomainHub) -> None:
-    """A report whose accession matches a DICOM study's: `show patient` lists the study, linked both ways."""
+    """A report whose accession matches a DICOM study's: `show patient` lists the study, linked both ways.
+
+    The report's patient holds the study's Patient ID (021234567) as a CHUM MRN, and the CHUM
+    issued the accession number: the same patient at the same organization.
+    """
     accession = "8000000000330109"  # examples_overlay.dcm's AccessionNumber
-    (ack,) = send(hub.imaging_port, report("IMG-30", "F", accession=accession))
+    message = report("IMG-30", "F", accession=accession).replace(
+        "IMG42^^^CHUM^MR", "IMG42^^^CHUM^MR~021234567^^^CHUM^MR"
+    )
+    (ack,) = send(hub.imaging_port, message)
     assert ack.code == "AA"
-    result = invoke("dicom", "import", "--config", str(hub.config), str(sample("dicom", "examples_overlay.dcm")))
+    overlay = str(sample("dicom", "examples_overlay.dcm"))
+    result = invoke("dicom", "import", "--config", str(hub.config), "--organization", "chum", overlay)
     assert result.exit_code == 0, result.stderr
     assert "linked to 1 order(s)/report(s)" in result.stdout
     record = show(hub, "IMG42")
