@@ -8,6 +8,7 @@ refuses to undo it, and the database triggers of migration 0002 refuse it to any
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -38,6 +39,7 @@ __all__ = [
     "RegistryError",
     "change_state",
     "history",
+    "import_each",
     "import_specs",
     "issue_certificate",
     "list_partners",
@@ -100,31 +102,46 @@ def _event(conn: Connection, chain: ChainWriter, pid: str, change: tuple[str, st
     _journal_change(chain, pid, action, operator, reason)
 
 
+def import_each(
+    engine: Engine,
+    entries: Sequence[Any],
+    one: Callable[[Connection, ChainWriter, Any], str],
+    duplicate: str,
+) -> ImportReport:
+    """Import each register entry in its own transaction with its journal entries; what became of each.
+
+    `one` returns "added", "updated" or "unchanged", or raises RegistryError; a unique key the
+    database refuses is refused with the `duplicate` text.
+    """
+    report = ImportReport()
+    for entry in entries:
+        try:
+            with engine.begin() as conn:
+                chain = ChainWriter(conn)
+                outcome = one(conn, chain, entry)
+                chain.close()
+            getattr(report, outcome).append(entry.id)
+        except RegistryError as exc:
+            report.refused.append((entry.id, str(exc)))
+        except (IntegrityError, DBAPIError) as exc:
+            report.refused.append((entry.id, _db_reason(exc, duplicate)))
+    return report
+
+
 def import_specs(engine: Engine, specs: list[PartnerSpec], operator: str, reason: str = "import") -> ImportReport:
     """Add or update partners from specs, each in its own transaction.
 
     A cut partner is never changed (not reinstated, not edited); an identity already held by
     another partner (a cut one included) is refused; insurers and data vaults are cut on arrival.
     """
-    report = ImportReport()
-    for spec in specs:
-        try:
-            with engine.begin() as conn:
-                chain = ChainWriter(conn)
-                outcome = _import_one(conn, chain, spec, operator, reason)
-                chain.close()
-            getattr(report, outcome).append(spec.id)
-        except RegistryError as exc:
-            report.refused.append((spec.id, str(exc)))
-        except (IntegrityError, DBAPIError) as exc:
-            report.refused.append((spec.id, _db_reason(exc)))
-    return report
+    duplicate = "an identity is already held by another partner (cut partners keep theirs)"
+    return import_each(engine, specs, lambda c, ch, spec: _import_one(c, ch, spec, operator, reason), duplicate)
 
 
-def _db_reason(exc: DBAPIError) -> str:
-    text = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
+def _db_reason(exc: DBAPIError, duplicate: str) -> str:
+    text = str(exc.orig).splitlines()[0] if exc.orig else str(exc).splitlines()[0]
     if "UNIQUE" in text.upper() or "duplicate key" in text:
-        return "an identity is already held by another partner (cut partners keep theirs)"
+        return duplicate
     return text
 
 

@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, insert, select, update
-from sqlalchemy.exc import DBAPIError
 
 from hub.governance.journal import ChainWriter
-from hub.governance.partners import ImportReport
+from hub.governance.partners import ImportReport, import_each
 from hub.governance.specs import TYPE_DOMAINS, RegistryError
 from hub.store.models import Organization, OrganizationCode
 
@@ -36,26 +35,12 @@ def import_organizations(
 
     A code already held by another organization is refused (the whole entry, with one line).
     """
-    report = ImportReport()
-    for spec in specs:
-        try:
-            with engine.begin() as conn:
-                chain = ChainWriter(conn)
-                outcome = _import_one(conn, chain, spec, operator, reason)
-                chain.close()
-            getattr(report, outcome).append(spec.id)
-        except RegistryError as exc:
-            report.refused.append((spec.id, str(exc)))
-        except DBAPIError as exc:
-            report.refused.append((spec.id, _db_reason(exc)))
-    return report
-
-
-def _db_reason(exc: DBAPIError) -> str:
-    text = str(exc.orig).splitlines()[0] if exc.orig else str(exc).splitlines()[0]
-    if "UNIQUE" in text.upper() or "duplicate key" in text:
-        return "a code is already held by another organization"
-    return text
+    return import_each(
+        engine,
+        specs,
+        lambda c, ch, spec: _import_one(c, ch, spec, operator, reason),
+        "a code is already held by another organization",
+    )
 
 
 def _import_one(conn: Connection, chain: ChainWriter, spec: OrganizationSpec, operator: str, reason: str) -> str:

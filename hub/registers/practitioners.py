@@ -21,10 +21,9 @@ from collections.abc import Sequence
 from typing import Any, Literal, cast
 
 from sqlalchemy import Connection, Engine, Table, insert, select, update
-from sqlalchemy.exc import DBAPIError
 
 from hub.governance.journal import ChainWriter
-from hub.governance.partners import ImportReport
+from hub.governance.partners import ImportReport, import_each
 from hub.governance.specs import RegistryError
 from hub.store.models import Organization, Practitioner, PractitionerEvent
 
@@ -76,26 +75,12 @@ def import_practitioners(
     practitioner is never changed; a licence held by another practitioner, or an organization
     that is not registered, refuses the entry.
     """
-    report = ImportReport()
-    for spec in specs:
-        try:
-            with engine.begin() as conn:
-                chain = ChainWriter(conn)
-                outcome = _import_one(conn, chain, spec, (action, operator, reason))
-                chain.close()
-            getattr(report, outcome).append(spec.id)
-        except RegistryError as exc:
-            report.refused.append((spec.id, str(exc)))
-        except DBAPIError as exc:
-            report.refused.append((spec.id, _db_reason(exc)))
-    return report
-
-
-def _db_reason(exc: DBAPIError) -> str:
-    text = str(exc.orig).splitlines()[0] if exc.orig else str(exc).splitlines()[0]
-    if "UNIQUE" in text.upper() or "duplicate key" in text:
-        return "the licence is already held by another practitioner"
-    return text
+    return import_each(
+        engine,
+        specs,
+        lambda c, ch, spec: _import_one(c, ch, spec, (action, operator, reason)),
+        "the licence is already held by another practitioner",
+    )
 
 
 def _values(spec: PractitionerSpec) -> dict[str, str]:
