@@ -21,13 +21,14 @@ def patients() -> None:
 
 @patients.command("unresolved")
 @config_option
+@operator_option
 @click.option("--all", "show_all", is_flag=True, help="Resolved entries too.")
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
-def patients_unresolved(config_file: str | None, show_all: bool, as_json: bool) -> None:
-    """Messages and DICOM objects held because their patient could not be told for certain."""
+def patients_unresolved(config_file: str | None, operator: str | None, show_all: bool, as_json: bool) -> None:
+    """Messages and DICOM objects held because their patient could not be told for certain (journaled)."""
     from hub.registers.patients import list_unresolved
 
-    rows = list_unresolved(engine_for(config_file), open_only=not show_all)
+    rows = list_unresolved(engine_for(config_file), _operator(operator), open_only=not show_all)
     if as_json:
         echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return

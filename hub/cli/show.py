@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from hub.cli.common import config_option, echo, engine_for
+from hub.cli.partners import _operator, operator_option
 
 
 @click.group()
@@ -19,8 +20,10 @@ def show() -> None:
 @config_option
 @click.argument("identifier")
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
-def show_patient(config_file: str | None, identifier: str, as_json: bool) -> None:
-    """Everything held for the patient with this identifier (PID-3 value, e.g. an MRN or NAM)."""
+@operator_option
+def show_patient(config_file: str | None, identifier: str, as_json: bool, operator: str | None) -> None:
+    """Everything held for the patient with this identifier (PID-3 value, e.g. an MRN or NAM); journaled."""
+    from hub.registers.patients import record_access
     from hub.store.queries import find_patients, patient_record
 
     engine = engine_for(config_file)
@@ -28,6 +31,7 @@ def show_patient(config_file: str | None, identifier: str, as_json: bool) -> Non
     if not found:
         raise click.ClickException("no patient with that identifier / aucun patient avec cet identifiant")
     records = [patient_record(engine, pid) for pid in found]
+    record_access(engine, "access.patient", f"patient {', '.join(map(str, found))}", _operator(operator))
     if as_json:
         echo(json.dumps(records[0] if len(records) == 1 else records, ensure_ascii=False, indent=2))
         return

@@ -40,13 +40,26 @@ RECORDS = tuple(
 )
 
 
-def list_unresolved(engine: Engine, *, open_only: bool = True) -> list[dict[str, Any]]:
-    """The held messages and DICOM objects, oldest first, with what was sent and the candidates."""
+def record_access(engine: Engine, status: str, subject: str, operator: str) -> None:
+    """Journal that `operator` is shown a patient's data (ids only in the entry), before it is shown."""
+    with engine.begin() as conn:
+        chain = ChainWriter(conn)
+        journal_change(chain, status, subject, operator, "shown on the command line")
+        chain.close()
+
+
+def list_unresolved(engine: Engine, operator: str, *, open_only: bool = True) -> list[dict[str, Any]]:
+    """The held messages and DICOM objects, oldest first, with what was sent and the candidates.
+
+    What was sent is patient data: the listing is journaled as an access before it is returned.
+    """
     query = select(unresolved).order_by(unresolved.c.id)
     if open_only:
         query = query.where(unresolved.c.state == "open")
     with engine.connect() as conn:
         rows = conn.execute(query).all()
+    if rows:
+        record_access(engine, "access.unresolved", f"unresolved {', '.join(str(r.id) for r in rows)}", operator)
     return [
         {
             "id": r.id,

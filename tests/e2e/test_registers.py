@@ -169,6 +169,7 @@ def test_nam_mrn_conflict_is_held_then_resolved_by_the_cli(hub: RegisterHub) -> 
     assert (fillers(lavoie), fillers(gagnon_record)) == (["H1"], ["H2"])
     listed = cli(hub, "patients", "unresolved", "--json")
     (hold,) = json.loads(listed.stdout)
+    assert journal(hub)[-1]["status"] == "access.unresolved" and journal(hub)[-1]["operator"] == "agent-7"
     assert hold["reason"] == "nam-conflict"
     assert sorted(hold["detail"]["candidates"]) == sorted([lavoie["patient"]["id"], gagnon_record["patient"]["id"]])
     missing = cli(hub, "patients", "resolve", str(hold["id"]), "--patient", str(lavoie["patient"]["id"]))
@@ -202,6 +203,9 @@ def test_a_name_change_is_a_second_demographic_version(hub: RegisterHub) -> None
     assert patient["history"][1]["address"] == "1 rue Sherbrooke, Montréal, QC, H2X 1X1"
     text = cli(hub, "show", "patient", "CHUM:42")
     assert "v1 Lavoie" in text.stdout and "v2 Tremblay" in text.stdout
+    shown = [e for e in journal(hub) if e["status"] == "access.patient"]  # every view, ids only
+    assert shown[-1]["operator"] == "agent-7" and shown[-1]["reason"].startswith(f"patient {patient['id']}:")
+    assert not any("Tremblay" in e["reason"] or "42" in e["reason"].split(":")[0] for e in shown)
 
 
 def a40(cid: str, survivor: str, merged: str) -> str:
