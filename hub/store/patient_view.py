@@ -3,8 +3,8 @@
 `patient_record` (hub/store/queries.py) reads the records of a patient and of every patient merged
 into it; this module gives the patient's identity (identifiers with their authorities, the
 demographic versions, the merges) and annotates each record version with the register entries
-it refers to: the practitioners its message names, and the organization of the partner that
-sent it.
+it refers to: the practitioners its message names, the organization of the partner that sent
+it, and for lab records the organization its performing-organization code names.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from hub.store.models import (
     Message,
     Organization,
+    OrganizationCode,
     Partner,
     Patient,
     PatientIdentifier,
@@ -119,9 +120,28 @@ def annotate(s: Session, record: dict[str, Any]) -> None:
         .where(Message.id.in_(message_ids))
     ).all()
     by_message = {mid: {"id": o.id, "name": o.name, "type": o.type} for mid, o in orgs}
+    performing = _performing(s, {d["performing_org"] for d in found if d.get("performing_org")})
     for d in found:
         d["practitioners"] = named.get(d["message_id"], [])
         d["organization"] = by_message.get(d["message_id"])
+        if "performing_org" in d:
+            d["performing_organization"] = performing.get(d["performing_org"])
+
+
+def _performing(s: Session, codes: set[str]) -> dict[str, dict[str, Any]]:
+    """The register's organizations named by these performing-organization (or MSH-4) codes."""
+    if not codes:
+        return {}
+    rows = s.execute(
+        select(OrganizationCode.value, Organization)
+        .join(Organization, Organization.id == OrganizationCode.organization_id)
+        .where(OrganizationCode.kind.in_(("performing", "facility")), OrganizationCode.value.in_(sorted(codes)))
+        .order_by(OrganizationCode.kind.desc())  # a performing code before a facility one
+    ).all()
+    out: dict[str, dict[str, Any]] = {}
+    for value, o in rows:
+        out.setdefault(value, {"id": o.id, "name": o.name, "type": o.type})
+    return out
 
 
 def _collect(node: Any, out: list[dict[str, Any]]) -> None:

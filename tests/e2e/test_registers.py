@@ -270,6 +270,7 @@ def test_ordering_provider_with_a_known_licence_is_linked(hub: RegisterHub) -> N
     assert orders["L1"]["organization"] == {"id": "chum", "name": "Centre hospitalier de l'Université de Montréal"} | {
         "type": "hospital"
     }
+    assert orders["L1"]["performing_organization"]["id"] == "chum"  # MSH-4 CHUM: a facility code of the CHUM
     (unknown,) = orders["L2"]["practitioners"]
     assert unknown["practitioner"] is None
 
