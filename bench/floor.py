@@ -32,7 +32,7 @@ from unittest import mock
 
 import yaml
 
-from bench.messages import LAB_PARTNER, oru
+from bench.messages import LAB_PARTNER, ORGANIZATIONS, oru
 
 if TYPE_CHECKING:  # the hub's modules are imported where used: `python -m bench` starts fast
     from sqlalchemy import Connection, Engine
@@ -88,6 +88,7 @@ def _hub(tmp: Path) -> tuple[Pipeline, SQLStore, Engine, str]:
                 "ruleset": "tgv-lab-2026.1",
             }
         ],
+        "organizations": ORGANIZATIONS,
         "partners": [LAB_PARTNER],
     }
     (tmp / "floor.yaml").write_text(yaml.safe_dump(config))

@@ -8,11 +8,17 @@ import zlib
 LAB_PARTNER: dict[str, object] = {
     "id": "bench-sil-chum",
     "name": "Bench sender",
+    "organization": "chum",
+    "authorities": ["CHUM"],
     "category": "government",
     "domains": ["lab"],
     "product": {"name": "bench", "version": "1"},
     "identities": [{"sending_application": "SIL", "sending_facility": "CHUM"}],
 }
+
+
+# Its organization, a hospital: it may feed every domain.
+ORGANIZATIONS: list[dict[str, object]] = [{"id": "chum", "name": "CHUM", "type": "hospital"}]
 
 
 def oru(control_id: str) -> bytes:

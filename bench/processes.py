@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.messages import LAB_PARTNER
+from bench.messages import LAB_PARTNER, ORGANIZATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 Started = tuple[subprocess.Popen[bytes], int]  # a server process and the port it listens on
@@ -55,6 +55,7 @@ def start_hub(db_url: str, tmp: Path, workers: int = 1, **channel: object) -> St
                 **channel,
             }
         ],
+        "organizations": ORGANIZATIONS,
         "partners": [LAB_PARTNER],
     }
     path = tmp / f"bench-{port}.yaml"
@@ -97,6 +98,7 @@ def start_domains_hub(tmp: Path) -> tuple[subprocess.Popen[bytes], dict[str, int
             channel("imaging", "imaging"),
             channel("soap", "lab", "soap"),
         ],
+        "organizations": ORGANIZATIONS,
         "partners": [{**LAB_PARTNER, "domains": ["lab", "pharmacy", "imaging"]}],
     }
     path = tmp / "domains.yaml"
