@@ -18,7 +18,7 @@ def test_the_bench_sender_and_messages_pass_the_pipeline() -> None:
     config = Config.model_validate(
         {"organizations": ORGANIZATIONS, "partners": [{**LAB_PARTNER, "domains": ["lab", "pharmacy", "imaging"]}]}
     )
-    types = {o.id: o.type for o in config.organizations}
+    types: dict[str, str] = {o.id: str(o.type) for o in config.organizations}
     directory = PartnerDirectory.from_specs(list(config.partners), organization_types=types)
     channels = {d: ChannelPolicy(d, d) for d in ("lab", "pharmacy", "imaging")}
     pipeline = Pipeline(channels=channels, directory=directory)
