@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -10,6 +11,19 @@ import click
 from hub.config import Config, ConfigError, config_path, load
 
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but TAB and LF
+
+
+def operator_of(value: str | None) -> str:
+    """Who makes a change or views data: --operator, else $PASSERELLE_OPERATOR, else $USER."""
+    return value or os.environ.get("PASSERELLE_OPERATOR") or os.environ.get("USER") or "unknown"
+
+
+operator_option = click.option(
+    "--operator", default=None, help="Who makes the change (default: $PASSERELLE_OPERATOR, then $USER)."
+)
+# Not `required=True`: click would answer a missing --reason with its usage; the register
+# functions refuse an empty reason themselves, in one line.
+reason_option = click.option("--reason", default="", help="Why (journaled; required).")
 
 
 def printable(text: str) -> str:

@@ -13,8 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from hub.cli.common import config_option, echo, engine_for
-from hub.cli.partners import _operator, operator_option
+from hub.cli.common import config_option, echo, engine_for, operator_of, operator_option
 
 Spec = TypeVar("Spec")
 
@@ -59,7 +58,7 @@ def organizations_import(config_file: str | None, operator: str | None, reason: 
     from hub.registers import import_organizations, read_organizations
 
     specs = read_file(file, read_organizations)
-    print_report(import_organizations(engine_for(config_file), specs, _operator(operator), reason))
+    print_report(import_organizations(engine_for(config_file), specs, operator_of(operator), reason))
 
 
 @organizations.command("list")

@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from hub.cli.common import config_option, echo, engine_for
+from hub.cli.common import config_option, echo, engine_for, operator_of, operator_option
 from hub.governance.policy import CATEGORIES as CATEGORY_NAMES
-
-
-def _operator(value: str | None) -> str:
-    return value or os.environ.get("PASSERELLE_OPERATOR") or os.environ.get("USER") or "unknown"
-
-
-operator_option = click.option(
-    "--operator", default=None, help="Who makes the change (default: $PASSERELLE_OPERATOR, then $USER)."
-)
 
 
 @click.group()
@@ -73,7 +63,7 @@ def partners_import(config_file: str | None, operator: str | None, reason: str, 
         specs = read_specs(yaml.safe_load(file.read_text(encoding="utf-8")), file.parent)
     except (RegistryError, yaml.YAMLError) as exc:
         raise click.ClickException(f"{file}: {exc}") from None
-    report = import_specs(engine_for(config_file), specs, _operator(operator), reason)
+    report = import_specs(engine_for(config_file), specs, operator_of(operator), reason)
     for name in ("added", "updated", "unchanged"):
         for partner_id in getattr(report, name):
             echo(f"{name}\t{partner_id}")
@@ -117,7 +107,7 @@ def partners_add(config_file: str | None, operator: str | None, reason: str, **f
     with engine.connect() as conn:
         if state_of(conn, spec.id) is not None:
             raise click.ClickException(f"partner {spec.id!r} exists: use `partners import` to change it")
-    report = import_specs(engine, [spec], _operator(operator), reason)
+    report = import_specs(engine, [spec], operator_of(operator), reason)
     if report.refused:
         raise click.ClickException(f"{spec.id}: {report.refused[0][1]}")
     echo(f"added\t{spec.id}")
@@ -127,7 +117,7 @@ def _change(config_file: str | None, partner_id: str, action: str, operator: str
     from hub.governance.partners import RegistryError, change_state
 
     try:
-        state = change_state(engine_for(config_file), partner_id, action, _operator(operator), reason)
+        state = change_state(engine_for(config_file), partner_id, action, operator_of(operator), reason)
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from None
     echo(f"{partner_id}: {state}")

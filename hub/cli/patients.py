@@ -7,11 +7,7 @@ from typing import Any
 
 import click
 
-from hub.cli.common import config_option, echo, engine_for, printable
-from hub.cli.partners import _operator, operator_option
-
-# Not `required=True`: click would answer a missing --reason with its usage, not one line.
-reason_option = click.option("--reason", default="", help="Why (journaled; required).")
+from hub.cli.common import config_option, echo, engine_for, operator_of, operator_option, printable, reason_option
 
 
 @click.group()
@@ -28,7 +24,7 @@ def patients_unresolved(config_file: str | None, operator: str | None, show_all:
     """Messages and DICOM objects held because their patient could not be told for certain (journaled)."""
     from hub.registers.patients import list_unresolved
 
-    rows = list_unresolved(engine_for(config_file), _operator(operator), open_only=not show_all)
+    rows = list_unresolved(engine_for(config_file), operator_of(operator), open_only=not show_all)
     if as_json:
         echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -64,7 +60,7 @@ def patients_resolve(config_file: str | None, operator: str | None, reason: str,
     from hub.registers.patients import resolve
 
     try:
-        filled = resolve(engine_for(config_file), hold_id, patient_id, _operator(operator), reason)
+        filled = resolve(engine_for(config_file), hold_id, patient_id, operator_of(operator), reason)
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from None
     echo(f"unresolved {hold_id}: filed under patient {patient_id} ({filled} record(s))")
@@ -82,7 +78,7 @@ def patients_merge(config_file: str | None, operator: str | None, reason: str, s
     from hub.registers.patients import merge
 
     try:
-        merge(engine_for(config_file), survivor, merged, _operator(operator), reason)
+        merge(engine_for(config_file), survivor, merged, operator_of(operator), reason)
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from None
     echo(f"patient {merged} merged into {survivor}")
@@ -99,7 +95,7 @@ def patients_unmerge(config_file: str | None, operator: str | None, reason: str,
     from hub.registers.patients import unmerge
 
     try:
-        survivor = unmerge(engine_for(config_file), merged, _operator(operator), reason)
+        survivor = unmerge(engine_for(config_file), merged, operator_of(operator), reason)
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from None
     echo(f"patient {merged} taken back out of {survivor}")

@@ -8,12 +8,8 @@ from typing import Any
 
 import click
 
-from hub.cli.common import config_option, echo, engine_for
+from hub.cli.common import config_option, echo, engine_for, operator_of, operator_option, reason_option
 from hub.cli.organizations import print_report, read_file
-from hub.cli.partners import _operator, operator_option
-
-# Not `required=True`: click would answer a missing --reason with its usage, not one line.
-reason_option = click.option("--reason", default="", help="Why (journaled; required).")
 
 
 @click.group()
@@ -52,7 +48,7 @@ def practitioners_add(config_file: str | None, operator: str | None, reason: str
     with engine.connect() as conn:
         if state_of(conn, spec.id) is not None:
             raise click.ClickException(f"practitioner {spec.id!r} exists: use `practitioners import` to change it")
-    report = import_practitioners(engine, [spec], _operator(operator), reason, action="add")
+    report = import_practitioners(engine, [spec], operator_of(operator), reason, action="add")
     if report.refused:
         raise click.ClickException(f"{spec.id}: {report.refused[0][1]}")
     echo(f"added\t{spec.id}")
@@ -68,7 +64,7 @@ def practitioners_import(config_file: str | None, operator: str | None, reason: 
     from hub.registers import import_practitioners, read_practitioners
 
     specs = read_file(file, read_practitioners)
-    print_report(import_practitioners(engine_for(config_file), specs, _operator(operator), reason))
+    print_report(import_practitioners(engine_for(config_file), specs, operator_of(operator), reason))
 
 
 def _change(config_file: str | None, practitioner_id: str, action: str, operator: str | None, reason: str) -> None:
@@ -78,7 +74,7 @@ def _change(config_file: str | None, practitioner_id: str, action: str, operator
     if not reason.strip():
         raise click.ClickException("a reason is required: --reason TEXT")
     try:
-        state = change_state(engine_for(config_file), practitioner_id, action, _operator(operator), reason)
+        state = change_state(engine_for(config_file), practitioner_id, action, operator_of(operator), reason)
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from None
     echo(f"{practitioner_id}: {state}")

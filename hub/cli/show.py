@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from hub.cli.common import config_option, echo, engine_for
-from hub.cli.partners import _operator, operator_option
+from hub.cli.common import config_option, echo, engine_for, operator_of, operator_option
 
 
 @click.group()
@@ -31,7 +30,7 @@ def show_patient(config_file: str | None, identifier: str, as_json: bool, operat
     if not found:
         raise click.ClickException("no patient with that identifier / aucun patient avec cet identifiant")
     records = [patient_record(engine, pid) for pid in found]
-    record_access(engine, "access.patient", f"patient {', '.join(map(str, found))}", _operator(operator))
+    record_access(engine, "access.patient", f"patient {', '.join(map(str, found))}", operator_of(operator))
     if as_json:
         echo(json.dumps(records[0] if len(records) == 1 else records, ensure_ascii=False, indent=2))
         return

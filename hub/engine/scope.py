@@ -33,7 +33,7 @@ def scope(mapped: Mapped, msg: Message, authorities: Sequence[str], tolerance: i
     if issues:
         raise ContentError(*issues)
     patient = replace(patient, identifiers=ids)
-    patient = replace(patient, nam_doubtful=nam_doubtful(patient, tolerance))
+    patient.nam_doubtful = nam_doubtful(patient, tolerance)  # a fresh copy: set in place
     return replace(mapped, patient=patient, merged=merged, providers=providers(msg))
 
 
