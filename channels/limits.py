@@ -13,7 +13,7 @@ from twisted.internet.interfaces import IProtocolNegotiationFactory
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from zope.interface import implementer  # type: ignore[import-untyped]
 
-from hub.interfaces import MessageHandler, peer_key
+from hub.interfaces import PeerGate, peer_key
 
 log = structlog.get_logger("passerelle.limits")
 
@@ -26,9 +26,7 @@ class LimitedFactory(WrappingFactory):
     Site does when TLS wraps it directly.
     """
 
-    def __init__(
-        self, wrapped: Any, channel: str, handler: MessageHandler, max_connections: int, max_per_peer: int
-    ) -> None:
+    def __init__(self, wrapped: Any, channel: str, handler: PeerGate, max_connections: int, max_per_peer: int) -> None:
         super().__init__(wrapped)  # type: ignore[no-untyped-call]
         self.channel = channel
         self.handler = handler

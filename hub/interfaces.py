@@ -92,6 +92,13 @@ class Reply:
     code: Outcome  # MSA-1 of `ack`: one of ACK_CODES (a duplicate's is the stored ACK's code)
 
 
+class PeerGate(Protocol):
+    """What a listener asks before it takes a connection."""
+
+    def blocked(self, peer: str) -> bool:
+        """True while this peer address is rate-limited for refused attempts."""
+
+
 class MessageHandler(Protocol):
     """Channel -> engine. The Deferred fires with the reply, or None when nothing is to be sent."""
 
@@ -123,3 +130,37 @@ class DicomHandler(Protocol):
 
     def submit(self, data: bytes, peer: str, channel: str, tls_fingerprint: str) -> Deferred[DicomReply]:
         """Authorize, import and journal one object; never errbacks."""
+
+
+@dataclass(frozen=True, slots=True)
+class Consultation:
+    """One HTTP request to a consultation (FHIR) channel, as the transport read it: nothing decided."""
+
+    method: str  # GET, POST, ...
+    path: str  # below the channel's base, e.g. "/Patient/12/$everything"
+    query: tuple[tuple[str, str], ...]  # decoded parameters, in order, repeats kept
+    authorization: str  # the Authorization header, as sent
+    peer: str
+    channel: str
+    received_at: datetime
+    tls_fingerprint: str = ""  # SHA-256 of the client certificate, "AB:CD:…", on TLS channels
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultReply:
+    """The engine's answer to one consultation: an HTTP status and a FHIR JSON body."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/fhir+json; charset=utf-8"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class ConsultationHandler(Protocol):
+    """Channel -> engine for consultations. The Deferred fires after the request's journal entry is committed."""
+
+    def consult(self, request: Consultation) -> Deferred[ConsultReply]:
+        """Authorize, read, journal and answer one request; never errbacks."""
+
+    def blocked(self, peer: str) -> bool:
+        """True while this peer address is rate-limited for refused attempts."""

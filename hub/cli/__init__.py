@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from hub.cli.certify import certify
+from hub.cli.consult import access_list, refusals, surveillance
 from hub.cli.db import db
 from hub.cli.dicom import dicom
 from hub.cli.messages import messages
@@ -29,7 +30,7 @@ def main() -> None:
 
 for command in (serve, check_config, db, send, messages, show, dicom, certify):
     main.add_command(command)
-for command in (partners, organizations, practitioners, patients, journal):
+for command in (partners, organizations, practitioners, patients, journal, refusals, access_list, surveillance):
     main.add_command(command)
 
 

@@ -30,7 +30,8 @@ def show_patient(config_file: str | None, identifier: str, as_json: bool, operat
     if not found:
         raise click.ClickException("no patient with that identifier / aucun patient avec cet identifiant")
     records = [patient_record(engine, pid) for pid in found]
-    record_access(engine, "access.patient", f"patient {', '.join(map(str, found))}", operator_of(operator))
+    subject = f"patient {', '.join(map(str, found))}"
+    record_access(engine, "access.patient", subject, operator_of(operator), tuple(found))
     if as_json:
         echo(json.dumps(records[0] if len(records) == 1 else records, ensure_ascii=False, indent=2))
         return

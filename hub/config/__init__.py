@@ -1,6 +1,6 @@
 """config.yaml, validated with pydantic: the model, the endpoints it names, how it is read."""
 
-from .endpoints import listens_on_loopback, soap_location
+from .endpoints import fhir_base, listens_on_loopback, soap_location
 from .loading import config_path, load
 from .model import (
     ENV_CONFIG,
@@ -21,6 +21,7 @@ __all__ = [
     "DatabaseConfig",
     "TLSConfig",
     "config_path",
+    "fhir_base",
     "listens_on_loopback",
     "load",
     "soap_location",

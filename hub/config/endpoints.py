@@ -31,8 +31,15 @@ def soap_location(channel: ChannelConfig) -> str:
     endpoint string such as ``tcp:8080:interface=127.0.0.1``: https when the channel has `tls`
     (or listens on an ``ssl:`` endpoint), 127.0.0.1 when no interface or a wildcard one is named.
     """
-    if channel.public_url:
-        return channel.public_url
+    return channel.public_url or _address(channel, "/hl7")
+
+
+def fhir_base(channel: ChannelConfig) -> str:
+    """A FHIR channel's base address, for the Bundles' fullUrl: `public_url`, else from `listen` as SOAP's."""
+    return (channel.public_url or _address(channel, "/fhir")).rstrip("/")
+
+
+def _address(channel: ChannelConfig, path: str) -> str:
     kind, args, kwargs = _endpoint_parts(channel.listen)
     port = kwargs.get("port") or (args[0] if kind in ("tcp", "tcp6", "ssl") and args else "")
     interface = kwargs.get("interface") or (args[1] if kind in ("tcp", "tcp6") and len(args) > 1 else "")
@@ -40,7 +47,7 @@ def soap_location(channel: ChannelConfig) -> str:
         interface = "127.0.0.1"
     host = f"[{interface}]" if ":" in interface else interface
     scheme = "https" if channel.tls is not None or kind == "ssl" else "http"
-    return f"{scheme}://{host}{':' + port if port.isdigit() else ''}/hl7"
+    return f"{scheme}://{host}{':' + port if port.isdigit() else ''}{path}"
 
 
 def _endpoint_parts(description: str) -> tuple[str, list[str], dict[str, str]]:

@@ -94,7 +94,8 @@ class ChannelConfig(_Strict):
     """One listener: where it listens, which domain it feeds, its limits."""
 
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
-    protocol: Literal["mllp", "soap"]  # soap: twisted.web at /hl7, WSDL at /hl7?wsdl
+    # soap: twisted.web at /hl7, WSDL at /hl7?wsdl; fhir: the consultation channel (domain consultation)
+    protocol: Literal["mllp", "soap", "fhir"]
     listen: str
     domain: str
     max_frame_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
@@ -110,6 +111,7 @@ class ChannelConfig(_Strict):
     # e.g. tgv-lab-2026.1 (certification/rulesets/); unset: the domain's current rule set; "none": off
     ruleset: str | None = None
     allow_plaintext: bool = False  # a listener on a non-loopback interface without tls: only on purpose
+    emergency: bool = False  # fhir: ETREAT (emergency) allowed, each use journaled as a security event
     certification: bool = False  # a certification channel: T traffic, never stored clinically
     exclusions: tuple[ExclusionConfig, ...] = ()
     max_document_bytes: Annotated[int, Field(ge=1)] = 8_388_608  # an OBX ED document, decoded
@@ -161,11 +163,20 @@ class ChannelConfig(_Strict):
         """False when `ruleset: none` turned validation off."""
         return self.ruleset not in (None, "none")
 
+    @model_validator(mode="after")
+    def _fhir_consults(self) -> ChannelConfig:
+        """A fhir channel serves the consultation domain, and only it does."""
+        if (self.protocol == "fhir") != (self.domain == "consultation"):
+            raise ValueError(f"channel {self.name!r}: protocol fhir goes with domain consultation, and only with it")
+        if self.emergency and self.protocol != "fhir":
+            raise ValueError(f"channel {self.name!r}: emergency is a fhir channel's setting")
+        return self
+
     @field_validator("domain")
     @classmethod
     def _known_domain(cls, value: str) -> str:
-        if value not in ROUTES:
-            raise ValueError(f"unknown domain {value!r} (known: {', '.join(sorted(ROUTES))})")
+        if value != "consultation" and value not in ROUTES:
+            raise ValueError(f"unknown domain {value!r} (known: {', '.join(sorted([*ROUTES, 'consultation']))})")
         return value
 
     @field_validator("default_charset")

@@ -17,12 +17,14 @@ from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.endpoints import serverFromString
 
 from certification.ruleset import load_ruleset
+from channels.fhir import site as fhir_site
 from channels.limits import LimitedFactory
 from channels.mllp import Limits, MLLPFactory
 from channels.soap import SoapLimits
 from channels.soap import site as soap_site
 from channels.tls import server_options, wrap
-from hub.config import ChannelConfig, Config, soap_location
+from hub.config import ChannelConfig, Config, fhir_base, soap_location
+from hub.consult import Consult, ConsultationService, FhirChannel
 from hub.engine.acks import Acknowledger
 from hub.engine.dicom_service import DicomService
 from hub.engine.intake import GroupCommitIntake
@@ -228,8 +230,9 @@ def build(config: Config, reactor: Any, sockets: dict[str, Any] | None = None, i
     root = MultiService()  # type: ignore[no-untyped-call]
     WriterService(intake).setServiceParent(root)  # type: ignore[no-untyped-call]
     dicom = DicomService(engine, directory, {c.name: c.domain for c in config.channels}, pipeline.limiter)
+    consult = consultation(config, engine, directory, pipeline, reactor)
     for channel in config.channels:
-        factory = _factory(channel, intake, dicom, reactor)
+        factory = _factory(channel, intake, dicom, consult, reactor)
         if sockets is not None:  # a worker of `serve --workers N`: adopt the parent's socket
             service = ChannelService(channel.name, factory, reactor, sock=sockets[channel.name])
         else:
@@ -247,10 +250,34 @@ def _writer_died(hub: Hub, reactor: Any) -> None:
         reactor.stop()
 
 
-def _factory(channel: ChannelConfig, intake: GroupCommitIntake, dicom: DicomService, reactor: Any) -> Any:
+def consultation(
+    config: Config, engine: Engine, directory: PartnerDirectory, pipeline: Pipeline, reactor: Any
+) -> ConsultationService | None:
+    """The consultation side, when a fhir channel is configured: its thread pool starts with the reactor."""
+    fhir = [c for c in config.channels if c.protocol == "fhir"]
+    if not fhir:
+        return None
+    excluded = frozenset(c.domain for c in config.channels if c.exclusions)
+    views = {c.name: FhirChannel(c.name, fhir_base(c), c.emergency, excluded) for c in fhir}
+    service = ConsultationService(Consult(engine, directory, views, pipeline.limiter), reactor)
+    reactor.callWhenRunning(service.start)
+    return service
+
+
+def _factory(
+    channel: ChannelConfig,
+    intake: GroupCommitIntake,
+    dicom: DicomService,
+    consult: ConsultationService | None,
+    reactor: Any,
+) -> Any:
     """The protocol factory for one channel, wrapped in TLS when it has a `tls:` block."""
     factory: Any
-    if channel.protocol == "soap":
+    if channel.protocol == "fhir":
+        assert consult is not None
+        site = fhir_site(channel.name, consult, channel.idle_timeout)
+        factory = LimitedFactory(site, channel.name, consult, channel.max_connections, channel.max_connections_per_peer)
+    elif channel.protocol == "soap":
         soap_limits = SoapLimits(channel.max_frame_bytes, dicom=channel.domain == "imaging")
         site = soap_site(
             channel.name, intake, dicom, soap_limits, channel.idle_timeout, location=soap_location(channel)

@@ -49,6 +49,8 @@ class PartnerView:
     certificates: frozenset[str]
     authorities: tuple[str, ...] = ()  # PID-3.4 authorities it may assign, the default first
     organization_type: str | None = None  # None: its organization is not in the register
+    organization: str = ""  # its organization's id in the register
+    keys: tuple[str, ...] = ()  # PEM public keys it signs consultation requests with
 
 
 @dataclass
@@ -97,7 +99,7 @@ class PartnerDirectory:
                 spec.id, spec.category, state, (spec.product.name, spec.product.version), frozenset(spec.domains),
                 frozenset(spec.channels), frozenset(v for k, v in keys if k == "msh"),
                 frozenset(v for k, v in keys if k == "certificate"), tuple(spec.authorities),
-                types.get(spec.organization),
+                types.get(spec.organization), spec.organization, tuple(v for k, v in keys if k == "public_key"),
             )  # fmt: skip
             for key in keys:
                 snap.by_identity[key] = spec.id
@@ -202,6 +204,24 @@ class PartnerDirectory:
         ruling = self._policy(snap, snap.partners[partner_id], channel, domain, certification=False)
         return replace(ruling, mark=snap.mark)
 
+    def authorize_system(self, partner_id: str, fingerprint: str, channel: str, domain: str) -> Ruling:
+        """The link decision for a consulting system named by its signed request's `iss`.
+
+        Over TLS the client certificate must be one of that partner's; on a plain (loopback)
+        channel the signature alone identifies it, and the caller checks it against `view`'s keys.
+        """
+        snap = self.snapshot
+        p = snap.partners.get(partner_id)
+        if p is None:
+            return Ruling(False, "unknown-system", mark=snap.mark)
+        if fingerprint and snap.by_identity.get(("certificate", fingerprint.upper())) != partner_id:
+            return Ruling(False, "identity-mismatch", partner_id, mark=snap.mark)
+        return replace(self._policy(snap, p, channel, domain, certification=False), mark=snap.mark)
+
+    def view(self, partner_id: str) -> PartnerView | None:
+        """What the directory knows of one partner, or None."""
+        return self.snapshot.partners.get(partner_id)
+
     def authorities_of(self, partner_id: str) -> tuple[str, ...]:
         """The assigning authorities a partner may use in PID-3.4, its default first."""
         p = self.snapshot.partners.get(partner_id)
@@ -258,7 +278,8 @@ def _load(conn: Any) -> Snapshot:
             row.id, row.category, states.get(row.id, "active"), (row.product_name, row.product_version),
             frozenset(json.loads(row.domains)), frozenset(json.loads(row.channels)),
             frozenset(v for k, v in keys if k == "msh"), frozenset(v for k, v in keys if k == "certificate"),
-            tuple(json.loads(row.authorities)), types.get(row.organization),
+            tuple(json.loads(row.authorities)), types.get(row.organization), row.organization,
+            tuple(v for k, v in keys if k == "public_key"),
         )  # fmt: skip
     for row in conn.execute(select(certificates)):
         expiry = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)

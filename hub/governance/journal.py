@@ -42,19 +42,26 @@ _HEAD_LOCKED = _HEAD + " FOR UPDATE"
 _APPEND = Insert(journal)
 _MOVE_HEAD = 'UPDATE "journal_head" SET "seq" = {mark}, "hash" = {mark} WHERE "id" = 1'
 
+# Chained only when set (migration 0007): entries written before them hash as they always did.
+OPTIONAL = ("raw_sha256", "patient_id", "detail")
+
 # What an entry holds for a field it does not set, as the database gives it back.
-DEFAULTS: dict[str, Any] = dict.fromkeys(CHAINED, "") | {"size": 0, "message_id": None, "raw": None, "raw_sha256": ""}
+DEFAULTS: dict[str, Any] = dict.fromkeys(CHAINED, "") | {
+    "size": 0, "message_id": None, "raw": None, "raw_sha256": "", "patient_id": None, "detail": "",
+}  # fmt: skip
 
 
 def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:
     """SHA-256 over the previous hash and the canonical JSON of the chained fields.
 
-    `raw_sha256` (the hash of the raw bytes an entry keeps) is chained when the entry has one;
-    entries written before it existed hash as they always did.
+    `raw_sha256` (the hash of the raw bytes an entry keeps), `patient_id` and `detail` (an
+    access's patient and its who/why/what) are chained when the entry has them; entries written
+    before they existed hash as they always did.
     """
     values = {k: _canon(entry.get(k)) for k in CHAINED}
-    if entry.get("raw_sha256"):
-        values["raw_sha256"] = entry["raw_sha256"]
+    for k in OPTIONAL:
+        if entry.get(k) not in (None, ""):
+            values[k] = entry[k]
     payload = prev_hash + json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 

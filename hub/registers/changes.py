@@ -18,11 +18,17 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def journal_change(chain: ChainWriter, status: str, subject: str, operator: str, reason: str) -> None:
-    """Append the change's entry to the chain (the caller's transaction closes it)."""
+def journal_change(
+    chain: ChainWriter, status: str, subject: str, operator: str, reason: str, *, patient_id: int | None = None
+) -> None:
+    """Append the change's entry to the chain (the caller's transaction closes it).
+
+    `patient_id` names the patient a change or an access concerns (their access list reads it).
+    """
     assert len(status) <= STATUS_LENGTH, status
     chain.append(
         {
+            "patient_id": patient_id,
             "at": now(),
             "status": status,
             "channel": "",

@@ -40,11 +40,16 @@ RECORDS = tuple(
 )
 
 
-def record_access(engine: Engine, status: str, subject: str, operator: str) -> None:
-    """Journal that `operator` is shown a patient's data (ids only in the entry), before it is shown."""
+def record_access(engine: Engine, status: str, subject: str, operator: str, patient_ids: tuple[int, ...] = ()) -> None:
+    """Journal that `operator` is shown patient data (ids only in the entry), before it is shown.
+
+    One entry per patient named, so that each patient's access list shows it; one in all when
+    the data names no patient yet (held messages).
+    """
     with engine.begin() as conn:
         chain = ChainWriter(conn)
-        journal_change(chain, status, subject, operator, "shown on the command line")
+        for patient_id in patient_ids or (None,):
+            journal_change(chain, status, subject, operator, "shown on the command line", patient_id=patient_id)
         chain.close()
 
 

@@ -37,14 +37,14 @@ def test_import_add_update_unchanged_list_and_show(engine: Engine) -> None:
     assert import_organizations(engine, [org("pharma", "community-pharmacy")], "bob").added == ["pharma"]
     listed = list_organizations(engine)
     assert [o["id"] for o in listed] == ["chum", "pharma"]
-    assert listed[0]["domains"] == ["imaging", "lab", "pharmacy", "registry"]
+    assert listed[0]["domains"] == ["consultation", "imaging", "lab", "pharmacy", "registry"]
     assert listed[0]["codes"] == {
         "facility": ["CHUM", "HND"],
         "performing": [],
         "location": [],
         "accession-issuer": ["CHUM-RAD"],
     }
-    assert listed[1]["domains"] == ["pharmacy"]
+    assert listed[1]["domains"] == ["consultation", "pharmacy"]
     assert organization(engine, "chum") == listed[0]
     assert organization(engine, "nowhere") is None
 
@@ -86,8 +86,8 @@ def test_read_organizations_names_the_bad_entry(tmp_path: Path) -> None:
     (tmp_path / "orgs.yaml").write_text(ORGANIZATIONS, encoding="utf-8")
     specs = read_organizations({"file": "orgs.yaml"}, tmp_path)
     assert [(s.id, s.type, sorted(s.domains)) for s in specs] == [
-        ("chum", "hospital", ["imaging", "lab", "pharmacy", "registry"]),
-        ("biolab", "medical-biology-lab", ["lab"]),
+        ("chum", "hospital", ["consultation", "imaging", "lab", "pharmacy", "registry"]),
+        ("biolab", "medical-biology-lab", ["consultation", "lab"]),
     ]
     assert specs[0].codes.pairs() == {("facility", "CHUM"), ("location", "URG"), ("location", "4E")}
     bad = [{"id": "a", "name": "A", "type": "hospital"}, {"id": "b", "name": "B", "type": "spa"}]
@@ -115,7 +115,7 @@ def test_cli_import_list_and_show(tmp_path: Path) -> None:
     rows = json.loads(cli(config, "organizations", "list", "--json").stdout)
     assert rows[1]["codes"]["location"] == ["4E", "URG"]
     shown = json.loads(cli(config, "organizations", "show", "biolab", "--json").stdout)
-    assert shown["domains"] == ["lab"]
+    assert shown["domains"] == ["consultation", "lab"]
     assert shown["codes"]["performing"] == ["BIO"]
     text = cli(config, "organizations", "show", "chum").stdout
     assert "type\thospital" in text

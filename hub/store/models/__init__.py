@@ -12,6 +12,7 @@ from .clinical import (
     Patient,
     PatientIdentifier,
 )
+from .consult import ConsultToken, Refusal, RefusalWithdrawal
 from .intake import JournalEntry, JournalHead, Message
 from .registers import (
     Organization,
@@ -38,6 +39,7 @@ __all__ = [
     "Campaign",
     "CampaignMessage",
     "Certificate",
+    "ConsultToken",
     "DicomInstance",
     "ImagingDocument",
     "ImagingOrder",
@@ -60,6 +62,8 @@ __all__ = [
     "Practitioner",
     "PractitionerEvent",
     "PractitionerLink",
+    "Refusal",
+    "RefusalWithdrawal",
     "RegistryVersion",
     "Unresolved",
 ]

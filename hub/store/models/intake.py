@@ -71,6 +71,10 @@ class JournalEntry(Base):
     partner_id: Mapped[str] = mapped_column(Text, default="")
     decision: Mapped[str] = mapped_column(String(32), default="")  # link policy reason code
     operator: Mapped[str] = mapped_column(Text, default="")  # admin changes: who
+    # Migration 0007: accesses to a patient's data name the patient, and say who, why and what
+    # in `detail` (canonical JSON, no clinical value); both are chained when set.
+    patient_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
 
 
 class JournalHead(Base):
