@@ -62,8 +62,8 @@ run: install  ## create the SQLite schema if needed and serve config.yaml
 	$(BIN)/passerelle serve --config config.yaml
 
 lint: install
-	$(BIN)/ruff check hub channels mappings certification tests bench setup.py
-	$(BIN)/ruff format --check hub channels mappings certification tests bench setup.py
+	$(BIN)/ruff check hub channels mappings certification tests bench docs/examples setup.py
+	$(BIN)/ruff format --check hub channels mappings certification tests bench docs/examples setup.py
 
 imports: install  ## the layer contracts of [tool.importlinter] in pyproject.toml
 	$(BIN)/lint-imports
@@ -87,7 +87,7 @@ audit: install  ## known vulnerabilities of the locked versions (pip-audit)
 
 typecheck: install
 	$(BIN)/mypy hub channels mappings certification
-	MYPYPATH=tests/support $(BIN)/mypy --explicit-package-bases tests bench  # tests/support holds helpers imported by bare name
+	MYPYPATH=tests/support $(BIN)/mypy --explicit-package-bases tests bench docs/examples  # tests/support holds helpers imported by bare name
 
 pytest: install
 	$(BIN)/pytest -q

@@ -21,7 +21,7 @@ def refusals() -> None:
 @refusals.command("add")
 @config_option
 @operator_option
-@click.option("--patient", "nam", required=True, help="The patient's NAM.")
+@click.option("--patient", "nam", required=True, help="The patient's NAM (or AUTHORITY:VALUE).")
 @click.option("--all", "total", is_flag=True, help="Everything is withheld.")
 @click.option("--before", type=_DAY, help="What was collected before this day (YYYY-MM-DD) is withheld.")
 @click.option("--means", type=click.Choice(["written", "phone", "portal", "in-person"]), required=True)
@@ -88,11 +88,11 @@ def refusals_list(config_file: str | None, nam: str | None, as_json: bool) -> No
 @click.command("access-list")
 @config_option
 @operator_option
-@click.argument("nam")
+@click.argument("nam", metavar="NAM")
 @click.option("--since", type=_DAY, help="From this day on (YYYY-MM-DD).")
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
 def access_list(config_file: str | None, operator: str | None, nam: str, since: datetime | None, as_json: bool) -> None:
-    """Who accessed the information of the patient holding NAM (printing it is journaled too)."""
+    """Who accessed the information of the patient holding NAM (or AUTHORITY:VALUE); journaled too."""
     from hub.consult.audit import access_list as read
 
     start = since.replace(tzinfo=UTC) if since is not None else None

@@ -11,6 +11,7 @@ import click
 
 from hub.cli.common import config_option, echo, engine_for, operator_of, operator_option
 from hub.governance.policy import CATEGORIES as CATEGORY_NAMES
+from hub.governance.specs import DOMAINS
 
 
 @click.group()
@@ -80,11 +81,18 @@ def partners_import(config_file: str | None, operator: str | None, reason: str, 
 @click.option("--name", required=True)
 @click.option("--organization", default="")
 @click.option("--category", required=True, type=click.Choice(CATEGORY_NAMES))
-@click.option("--domain", "domains", multiple=True, required=True, type=click.Choice(["lab", "pharmacy", "imaging"]))
+@click.option("--domain", "domains", multiple=True, required=True, type=click.Choice(list(DOMAINS)))
 @click.option("--product", required=True, help="Product name.")
 @click.option("--version", "product_version", required=True, help="Product version.")
 @click.option("--msh", multiple=True, metavar="APP/FACILITY", help="An (MSH-3, MSH-4) identity; repeatable.")
 @click.option("--certificate", multiple=True, metavar="SHA256", help="A TLS client certificate fingerprint.")
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A PEM file: the public key a consulting system signs its requests with; repeatable.",
+)
 def partners_add(config_file: str | None, operator: str | None, reason: str, **f: Any) -> None:
     """Register one partner (an insurer or data vault is cut on arrival, by policy)."""
     from pydantic import ValidationError
@@ -92,6 +100,7 @@ def partners_add(config_file: str | None, operator: str | None, reason: str, **f
     from hub.governance.partners import PartnerSpec, import_specs, state_of
 
     identities: list[dict[str, str]] = [{"certificate_sha256": fp} for fp in f["certificate"]]
+    identities += [{"public_key": path.read_text(encoding="ascii", errors="replace")} for path in f["public_keys"]]
     for pair in f["msh"]:
         app, _, facility = pair.partition("/")
         identities.append({"sending_application": app, "sending_facility": facility})

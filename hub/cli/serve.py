@@ -63,12 +63,11 @@ def check_config(config_file: str | None) -> None:
     config = load_config(config_file)
     click.echo(f"ok: {len(config.channels)} channel(s), database {config.database.url.split('://')[0]}")
     for c in config.channels:
-        click.echo(
-            f"  {c.name}: {c.protocol} {c.listen} domain={c.domain} processing={','.join(c.processing_ids)}"
-            f" ruleset={c.ruleset}{' tls' if c.tls else ''}"
-        )
+        intake = "" if c.protocol == "fhir" else f" processing={','.join(c.processing_ids)} ruleset={c.ruleset}"
+        emergency = " emergency" if c.emergency else ""
+        click.echo(f"  {c.name}: {c.protocol} {c.listen} domain={c.domain}{intake}{emergency}{' tls' if c.tls else ''}")
     for c in config.channels:
-        if not c.validates:
+        if not c.validates and c.protocol != "fhir":
             click.echo(f"warning: channel {c.name}: ruleset: none, its messages are not validated", err=True)
         if c.tls is None and c.allow_plaintext:
             click.echo(f"warning: channel {c.name}: plain text on a non-loopback interface (allow_plaintext)", err=True)

@@ -22,7 +22,7 @@ from .fhir import instant
 ACCESSES = ("consult", "consult.withheld", "consult.emergency", "access.patient", "access.unresolved", "access.list")
 SECURITY = ("consult.denied", "consult.emergency")
 PRACTITIONER_SYSTEM = "urn:passerelle:practitioner"
-_INTERACTION = {"everything": "operation", "search": "search-type", "read": "read", "history": "history-instance"}
+_COMMANDS = {"access.patient": "show patient", "access.unresolved": "patients unresolved", "access.list": "access-list"}
 
 
 def accesses(s: Session, patient_ids: list[int], since: datetime | None = None) -> list[dict[str, Any]]:
@@ -59,8 +59,8 @@ def accesses(s: Session, patient_ids: list[int], since: datetime | None = None) 
 
 
 def _what(r: JournalEntry, d: dict[str, Any]) -> str:
-    if r.status.startswith("access."):
-        return "command line: " + r.status.removeprefix("access.")
+    if r.status in _COMMANDS:
+        return _COMMANDS[r.status]
     if d.get("interaction") == "everything":
         return "Patient/$everything"
     return f"{d.get('type', '')} {d.get('interaction', '')}".strip()
@@ -137,7 +137,9 @@ def surveillance(s: Session, since: datetime | None = None) -> list[dict[str, An
 
 
 def access_list(engine: Any, nam: str, since: datetime | None, operator: str) -> list[dict[str, Any]]:
-    """`passerelle access-list`: the accesses to the patient holding this NAM (journaled as an access itself).
+    """`passerelle access-list`: the accesses to the patient holding this NAM or ``AUTHORITY:VALUE``.
+
+    Printing the list is journaled as an access too (``access.list``).
 
     Raises:
         LookupError: no patient holds this NAM.
@@ -148,7 +150,8 @@ def access_list(engine: Any, nam: str, since: datetime | None, operator: str) ->
 
     with engine.begin() as conn:
         with Session(bind=conn) as s:
-            found = find(s, "RAMQ", nam.strip().upper())
+            authority, sep, value = nam.strip().rpartition(":")
+            found = find(s, authority, value) if sep and authority else find(s, "RAMQ", nam.strip().upper())
             if not found:
                 raise LookupError(nam)
             ids = load(s, found[0]).ids

@@ -29,16 +29,25 @@ patients = cast(Table, Patient.__table__)
 MEANS = ("written", "phone", "portal", "in-person")
 
 
+def scoped(identifier: str) -> tuple[str, str]:
+    """(authority, value) of a NAM, or of ``AUTHORITY:VALUE`` for a patient known by a local identifier."""
+    authority, sep, value = identifier.strip().rpartition(":")
+    if sep and authority:
+        return authority, value
+    return "RAMQ", identifier.strip().upper()
+
+
 def patient_by_nam(conn: Connection, nam: str) -> int:
-    """The patient (as they are now: a merged one's survivor) holding this NAM.
+    """The patient (as they are now: a merged one's survivor) holding this NAM (or ``AUTHORITY:VALUE``).
 
     Raises:
         RegistryError: no patient holds it.
     """
+    authority, value = scoped(nam)
     row = conn.execute(
         select(patients.c.id, patients.c.merged_into)
         .join(identifiers, identifiers.c.patient_id == patients.c.id)
-        .where(identifiers.c.authority == "RAMQ", identifiers.c.value == nam.strip().upper())
+        .where(identifiers.c.authority == authority, identifiers.c.value == value)
     ).first()
     if row is None:
         raise RegistryError("no patient holds that NAM / aucun usager ne porte ce NAM")
