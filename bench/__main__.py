@@ -6,7 +6,8 @@ python-hl7's asyncio MLLP server (parse + ACK, nothing stored), with 1, 8 and 64
 connections, each connection with one message outstanding, as MLLP requires.
 
 The parts: bench/micro.py (parse, validation), bench/e2e.py (end to end, domains),
-bench/hostile_peers.py, bench/floor.py (where the time goes), bench/table.py (what is printed).
+bench/consult.py (Patient/$everything over the FHIR channel), bench/hostile_peers.py,
+bench/floor.py (where the time goes), bench/table.py (what is printed).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import platform
 import time
 
+from bench.consult import consult_bench, print_consult
 from bench.e2e import STEAL, domain_bench, e2e_bench
 from bench.floor import floor_bench, print_floor
 from bench.hostile_peers import hostile_bench
@@ -45,6 +47,10 @@ def main() -> None:
     finally:
         drop_pg_schemas()
     domains = domain_bench(per_run)
+    try:
+        consultation = consult_bench()
+    finally:
+        drop_pg_schemas()
     hostile = hostile_bench()
     floor = floor_bench()
     speed = (speed_before, loop_ms())
@@ -54,6 +60,7 @@ def main() -> None:
     print_big_parse(big)
     print_e2e(e2e, per_run, STEAL)
     print_domains(domains, per_run)
+    print_consult(consultation)
     print_hostile(hostile)
     print_floor(floor)
     print_budget(e2e, floor)
@@ -62,6 +69,7 @@ def main() -> None:
         "steal_percent": STEAL[0] if STEAL else None,
         "loop_ms_before_after": speed,
         "domains": domains,
+        "consultation": consultation,
         "hostile": hostile,
         "parse": parse,
         "validation": validation,

@@ -26,3 +26,17 @@ def test_the_bench_sender_and_messages_pass_the_pipeline() -> None:
         prepared = pipeline.prepare(Inbound(raw, "127.0.0.1", domain, datetime.now(UTC)))
         errors = [i for i in prepared.issues if i.severity == "E"]
         assert (domain, prepared.status, errors) == (domain, Status.ACCEPTED, []), prepared.issues
+
+
+def test_the_consultation_bench_config_validates() -> None:
+    """The consultation row's hub config: a fhir channel, a consulting system with a key, its practitioner."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from bench.consult import _config
+
+    public = ec.generate_private_key(ec.SECP256R1()).public_key()
+    pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    config = Config.model_validate(_config("sqlite://", {"lab": 1, "pharmacy": 2, "imaging": 3, "fhir": 4}, pem))
+    assert [c.protocol for c in config.channels] == ["mllp", "mllp", "mllp", "fhir"]
+    assert [p.id for p in config.partners] == ["bench-sil-chum", "dme"]

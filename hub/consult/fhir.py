@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from hub.store.models import Patient, PatientIdentifier
@@ -71,6 +72,7 @@ def when(value: str | None) -> str | None:
     return moment.isoformat(timespec="seconds")
 
 
+@lru_cache(maxsize=4096)  # a chart's records share a few reception times
 def instant(moment: datetime) -> str:
     """A stored timestamp as FHIR instant (naive ones are UTC)."""
     if moment.tzinfo is None:

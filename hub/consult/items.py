@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .fhir import instant
+
 
 @dataclass(slots=True)
 class Item:
@@ -26,8 +28,6 @@ class Item:
 
 def meta(version: int, received: datetime | None) -> dict[str, Any]:
     """A version's meta: its number, and when the hub received it."""
-    from .fhir import instant
-
     out: dict[str, Any] = {"versionId": str(version)}
     if received is not None:
         out["lastUpdated"] = instant(received)

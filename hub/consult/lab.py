@@ -78,9 +78,8 @@ def _observation(o: LabObservation, obs_id: str, ref: str, chart: Chart) -> dict
     flags = [f for f in re.split(r"[~,]", o.abnormal_flags or "") if f.strip()]
     if flags:
         out["interpretation"] = [{"coding": [{"system": _FLAGS, "code": f.strip()}]} for f in flags]
-    notes = json.loads(o.notes or "[]")
-    if notes:
-        out["note"] = [{"text": n} for n in notes]
+    if o.notes and o.notes != "[]":
+        out["note"] = [{"text": n} for n in json.loads(o.notes)]
     return out
 
 
