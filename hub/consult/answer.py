@@ -8,6 +8,7 @@ text per reason, never a count or a hint of what was withheld.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -123,7 +124,7 @@ def _patients(s: Session, route: Route) -> list[int]:
         if system == fhir.NAM_SYSTEM:
             return chart.find(s, "RAMQ", value.strip().upper())
         if system.startswith(fhir.MRN_PREFIX):
-            return chart.find(s, system[len(fhir.MRN_PREFIX) :], value)
+            return chart.find(s, unquote(system[len(fhir.MRN_PREFIX) :]), value)
         if system.startswith("urn:oid:"):
             return chart.find_by_oid(s, system[len("urn:oid:") :], value)
         return []

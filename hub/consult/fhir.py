@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 from hub.store.models import Patient, PatientIdentifier
 
@@ -84,7 +85,7 @@ def identifier_system(ident: PatientIdentifier) -> str:
     """The FHIR system of a stored PID-3 identifier: the NAM's, else its authority's URI."""
     if ident.is_nam:
         return NAM_SYSTEM
-    return f"{MRN_PREFIX}{ident.authority}"
+    return f"{MRN_PREFIX}{quote(ident.authority, safe='')}"  # "NIST MPI" -> NIST%20MPI: a URI has no space
 
 
 def patient(p: Patient, identifiers: Iterable[PatientIdentifier]) -> dict[str, Any]:

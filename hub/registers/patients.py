@@ -9,6 +9,7 @@ patient id, read under the survivor while the merge lasts); an unmerge points it
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, insert, select, update
@@ -64,7 +65,8 @@ def list_unresolved(engine: Engine, operator: str, *, open_only: bool = True) ->
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     if rows:
-        record_access(engine, "access.unresolved", f"unresolved {', '.join(str(r.id) for r in rows)}", operator)
+        subject = f"unresolved {', '.join(str(r.id) for r in rows)}"
+        record_access(engine, "access.unresolved", subject, operator, _concerned(rows))
     return [
         {
             "id": r.id,
@@ -80,6 +82,19 @@ def list_unresolved(engine: Engine, operator: str, *, open_only: bool = True) ->
         }
         for r in rows
     ]
+
+
+def _concerned(rows: Sequence[Any]) -> tuple[int, ...]:
+    """The patients a listing of holds may show data of: candidates, the order's patient, the one resolved to."""
+    ids: set[int] = set()
+    for r in rows:
+        detail = json.loads(r.detail or "{}")
+        ids.update(int(c) for c in detail.get("candidates", []))
+        if isinstance(detail.get("order_patient"), int):
+            ids.add(detail["order_patient"])
+        if r.patient_id is not None:
+            ids.add(int(r.patient_id))
+    return tuple(sorted(ids))
 
 
 def _patient(conn: Connection, patient_id: int) -> Any:

@@ -123,3 +123,13 @@ def test_no_matching_patient_is_404_and_journaled(world: World) -> None:
     from consult_checks import last_entry
 
     assert last_entry(world.engine)[:2] == ("consult.notfound", "no-match")
+
+
+def test_a_local_identifier_is_found_under_its_authority_uri(world: World) -> None:
+    """The MRN's system is the authority's URI (percent-encoded); another authority finds nobody."""
+    pid = _fill(world)
+    status, found = world.ask("/Patient", world.token(), ("identifier", "urn:passerelle:authority:CHUM|123"))
+    assert status == 200 and [p["id"] for p in resources(found, "Patient")] == [pid]
+    assert {"system": "urn:passerelle:authority:CHUM", "value": "123"} in resources(found, "Patient")[0]["identifier"]
+    status, _ = world.ask("/Patient", world.token(), ("identifier", "urn:passerelle:authority:HMR|123"))
+    assert status == 404

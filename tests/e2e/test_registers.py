@@ -172,6 +172,8 @@ def test_nam_mrn_conflict_is_held_then_resolved_by_the_cli(hub: RegisterHub) -> 
     assert journal(hub)[-1]["status"] == "access.unresolved" and journal(hub)[-1]["operator"] == "agent-7"
     assert hold["reason"] == "nam-conflict"
     assert sorted(hold["detail"]["candidates"]) == sorted([lavoie["patient"]["id"], gagnon_record["patient"]["id"]])
+    accessed = [e["patient_id"] for e in journal(hub)[-2:] if e["status"] == "access.unresolved"]
+    assert accessed == sorted(hold["detail"]["candidates"])  # in each candidate's access list
     missing = cli(hub, "patients", "resolve", str(hold["id"]), "--patient", str(lavoie["patient"]["id"]))
     assert missing.exit_code != 0 and len(missing.stderr.strip().splitlines()) == 1
     done = cli(hub, "patients", "resolve", str(hold["id"]), "--patient", str(lavoie["patient"]["id"]), "--reason", "x")
