@@ -169,3 +169,51 @@ def imaging_report(cid: str, day: str, accession: str = "ACC-1") -> str:
         + "|".join(obr)
         + "\rOBX|1|FT|18782-3^Impression^LN||Poumons clairs.\\.br\\Aucune lésion décelée.||||||F\r"
     )
+
+
+def _msh(cid: str, kind: str, version: str = "2.5.1") -> str:
+    return f"MSH|^~\\&|LIS|CHUM|DSQ|QC|20260110090000||{kind}|{cid}|P|{version}\r" + _PID
+
+
+def imaging_order(cid: str, accession: str = "ACC-1", study_uid: str = "1.2.3.4.5") -> str:
+    """An OMI^O23 from LIS/CHUM: a CT ordered on 2026-01-10, its accession and study UID in IPC."""
+    return (
+        _msh(cid, "OMI^O23^OMI_O23") + "ORC|NW|PO1^LIS|FO1^RIS||SC|||||||9001^Roy^Paul\r"
+        "TQ1|||||||20260110091000\r"
+        "OBR|1|PO1^LIS|FO1^RIS|24627-2^TDM thorax^LN\r"
+        f"IPC|{accession}|RP1|{study_uid}|SPS1|CT|24627-2^TDM thorax^LN\r"
+    )
+
+
+def report_with_pdf(cid: str, pdf: bytes, accession: str = "ACC-1") -> str:
+    """A radiology ORU^R01 whose OBX-5 is an encapsulated PDF (ED, Base64)."""
+    import base64
+
+    obr = ["OBR", "1", "", "R2^RIS", "24627-2^TDM thorax^LN", "", "", "20260111080000"] + [""] * 10 + [accession]
+    obr += [""] * 6 + ["F"]
+    encoded = base64.b64encode(pdf).decode()
+    return (
+        _msh(cid, "ORU^R01^ORU_R01")
+        + "|".join(obr)
+        + f"\rOBX|1|ED|18748-4^Rapport^LN||^Application^PDF^Base64^{encoded}||||||F\r"
+    )
+
+
+def order(cid: str, rx: str = "RX300") -> str:
+    """An RDE^O11 from LIS/CHUM: a new prescription ordered on 2026-01-12."""
+    rxe = ["RXE", "^BID", "02242903^Metformine 500 mg^DIN", "1", "", "TAB^comprimé", "TAB^comprimé", "", "", ""]
+    rxe += ["60", "TAB^comprimé", "3"]
+    return (
+        _msh(cid, "RDE^O11^RDE_O11", "2.5")
+        + f"ORC|NW|{rx}^LIS|||||||20260112085500|||9001^Roy^Paul\r"
+        + "|".join(rxe)
+        + "\rRXR|PO^orale\r"
+    )
+
+
+def administration(cid: str, rx: str = "RX300") -> str:
+    """An RAS^O17 from LIS/CHUM: one dose of the prescription given on 2026-01-13."""
+    return (
+        _msh(cid, "RAS^O17^RAS_O17", "2.5") + f"ORC|RE|{rx}^LIS\r"
+        "RXA|0|1|20260113080000||02242903^Metformine 500 mg^DIN|500|mg\r"
+    )
