@@ -164,3 +164,16 @@ class ConsultationHandler(Protocol):
 
     def blocked(self, peer: str) -> bool:
         """True while this peer address is rate-limited for refused attempts."""
+
+
+class HealthHandler(Protocol):
+    """Channel -> engine for the metrics channel: the exposition, and whether the hub is alive and ready."""
+
+    def metrics(self) -> tuple[bytes, str]:
+        """The Prometheus text exposition and its content type."""
+
+    def alive(self) -> bool:
+        """True while the writer thread runs."""
+
+    def ready(self) -> Deferred[bool]:
+        """Fires True when the database answered a query, False otherwise; never errbacks."""

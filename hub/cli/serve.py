@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import tempfile
 from typing import Any
 
 import click
@@ -23,6 +25,10 @@ from hub.cli.common import config_option, load_config
 def serve(config_file: str | None, workers: int) -> None:
     """Run the hub: create the schema on an empty database, listen on every channel."""
     if workers > 1:
+        # Before anything imports prometheus-client: each worker writes its metrics there, and a
+        # scrape of any of them sums them all (hub/metrics.py).
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="passerelle-metrics-")
         from hub.engine.workers import WorkersError, run
         from hub.logs import configure
 
@@ -63,11 +69,13 @@ def check_config(config_file: str | None) -> None:
     config = load_config(config_file)
     click.echo(f"ok: {len(config.channels)} channel(s), database {config.database.url.split('://')[0]}")
     for c in config.channels:
-        intake = "" if c.protocol == "fhir" else f" processing={','.join(c.processing_ids)} ruleset={c.ruleset}"
+        feeds = c.protocol in ("mllp", "soap")
+        intake = f" processing={','.join(c.processing_ids)} ruleset={c.ruleset}" if feeds else ""
+        domain = f" domain={c.domain}" if c.domain else ""
         emergency = " emergency" if c.emergency else ""
-        click.echo(f"  {c.name}: {c.protocol} {c.listen} domain={c.domain}{intake}{emergency}{' tls' if c.tls else ''}")
+        click.echo(f"  {c.name}: {c.protocol} {c.listen}{domain}{intake}{emergency}{' tls' if c.tls else ''}")
     for c in config.channels:
-        if not c.validates and c.protocol != "fhir":
+        if not c.validates and c.protocol in ("mllp", "soap"):
             click.echo(f"warning: channel {c.name}: ruleset: none, its messages are not validated", err=True)
         if c.tls is None and c.allow_plaintext:
             click.echo(f"warning: channel {c.name}: plain text on a non-loopback interface (allow_plaintext)", err=True)

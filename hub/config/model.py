@@ -94,10 +94,11 @@ class ChannelConfig(_Strict):
     """One listener: where it listens, which domain it feeds, its limits."""
 
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
-    # soap: twisted.web at /hl7, WSDL at /hl7?wsdl; fhir: the consultation channel (domain consultation)
-    protocol: Literal["mllp", "soap", "fhir"]
+    # soap: twisted.web at /hl7, WSDL at /hl7?wsdl; fhir: the consultation channel (domain consultation);
+    # metrics: /metrics, /healthz and /readyz (no domain)
+    protocol: Literal["mllp", "soap", "fhir", "metrics"]
     listen: str
-    domain: str
+    domain: str = ""
     max_frame_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
     idle_timeout: Annotated[float, Field(gt=0)] = 300.0
     max_connections: Annotated[int, Field(ge=1)] = 200
@@ -168,6 +169,8 @@ class ChannelConfig(_Strict):
         """A fhir channel serves the consultation domain, and only it does."""
         if (self.protocol == "fhir") != (self.domain == "consultation"):
             raise ValueError(f"channel {self.name!r}: protocol fhir goes with domain consultation, and only with it")
+        if (self.protocol == "metrics") != (self.domain == ""):
+            raise ValueError(f"channel {self.name!r}: a metrics channel has no domain; every other channel needs one")
         if self.emergency and self.protocol != "fhir":
             raise ValueError(f"channel {self.name!r}: emergency is a fhir channel's setting")
         return self
@@ -175,7 +178,7 @@ class ChannelConfig(_Strict):
     @field_validator("domain")
     @classmethod
     def _known_domain(cls, value: str) -> str:
-        if value != "consultation" and value not in ROUTES:
+        if value not in ("", "consultation") and value not in ROUTES:
             raise ValueError(f"unknown domain {value!r} (known: {', '.join(sorted([*ROUTES, 'consultation']))})")
         return value
 

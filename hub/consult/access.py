@@ -26,6 +26,7 @@ import structlog
 from sqlalchemy import Connection, Engine, Table, delete, insert, select
 from sqlalchemy.orm import Session
 
+from hub import metrics
 from hub.governance.directory import PartnerDirectory
 from hub.governance.journal import ChainWriter
 from hub.governance.limiter import RefusalLimiter
@@ -118,6 +119,8 @@ class Consult:
         with self.engine.begin() as conn:
             self._journal(conn, request, entry)
         log.info("consult_refused", channel=request.channel, partner=entry.partner_id, decision=denied.code)
+        metrics.CONSULTATIONS.labels(entry.status, str(denied.status)).inc()
+        metrics.JOURNAL.inc()
         return answer.error(denied.status, denied.code, denied.text)
 
     def _consult(
@@ -136,6 +139,8 @@ class Consult:
             self._append(chain, request, entry)
             chain.close()
         log.info("consult", channel=request.channel, partner=entry.partner_id, status=entry.status, code=reply.status)
+        metrics.CONSULTATIONS.labels(entry.status, str(reply.status)).inc()
+        metrics.JOURNAL.inc()
         return reply
 
     def _spend(self, conn: Connection, partner_id: str, claims: Claims) -> None:

@@ -10,13 +10,16 @@ from __future__ import annotations
 import contextvars
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
 from sqlalchemy.exc import DataError, IntegrityError
 from twisted.internet.defer import Deferred, succeed
 
+from hub import metrics
 from hub.interfaces import Inbound, Reply
 from hub.logs import short_id
 
@@ -51,8 +54,12 @@ def process(
     for _attempt in range(MAX_STALE):
         items, dropped = pipeline.prepare_batch(batch)
         prepared = [p for p in items if p is not None]
+        started = time.perf_counter()
         try:
             verdicts = store.commit([*prepared, *dropped])
+            metrics.COMMIT.observe(time.perf_counter() - started)
+            metrics.BATCH.observe(len(prepared))
+            metrics.JOURNAL.inc(len(prepared) + len(dropped))  # one entry each (a summary for the dropped)
         except StaleDirectory:
             _refresh(refresh)
             continue
@@ -107,6 +114,11 @@ def _final(v: Verdict) -> Reply | None:
     """Step 7: the reply for a committed verdict, and the log line for the attempt."""
     p = v.prepared
     h = p.header
+    channel = p.inbound.channel
+    metrics.MESSAGES.labels(channel, v.status.value, p.code).inc()
+    metrics.END_TO_END.labels(channel).observe(max(0.0, (datetime.now(UTC) - p.inbound.received_at).total_seconds()))
+    if v.status is Status.REFUSED:
+        metrics.REFUSED.labels(p.decision or "unknown").inc()
     log.info(
         "message",
         channel=p.inbound.channel,
@@ -254,6 +266,7 @@ class GroupCommitIntake:
                     stop = True
                     break
                 items.append(nxt)
+            metrics.QUEUE.set(self._queue.qsize())
             if self._waiters and self._queue.qsize() < self.max_queued // 2:
                 self.call_from_thread(self._wake)
             if not self.store.checks_directory:  # else the commit checks it, in its own transaction

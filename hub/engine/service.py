@@ -17,70 +17,27 @@ from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.endpoints import serverFromString
 
-from certification.ruleset import load_ruleset
-from channels.fhir import site as fhir_site
-from channels.limits import LimitedFactory
-from channels.mllp import Limits, MLLPFactory
-from channels.soap import SoapLimits
-from channels.soap import site as soap_site
-from channels.tls import server_options, wrap
-from hub.config import ChannelConfig, Config, fhir_base, soap_location
-from hub.consult import Consult, ConsultationService, FhirChannel
+from hub.config import Config
 from hub.engine.acks import Acknowledger
 from hub.engine.dicom_service import DicomService
+from hub.engine.health import Health
 from hub.engine.intake import GroupCommitIntake
+from hub.engine.listeners import Sides, consultation, factory_for, policy
 from hub.engine.pipeline import Pipeline
-from hub.engine.policy import ChannelPolicy
 from hub.engine.writer import SQLStore
 from hub.governance.directory import PartnerDirectory
 from hub.governance.limiter import RefusalLimiter
 from hub.governance.partners import ImportReport, import_specs
 from hub.registers import import_organizations, import_practitioners
 from hub.store.db import Timeouts, ensure_schema, make_engine
-from mappings.exclusions import Exclusion
 
 log = structlog.get_logger("passerelle.service")
-
-
-def policy(channel: ChannelConfig) -> ChannelPolicy:
-    """The engine's view of a channel."""
-    return ChannelPolicy(
-        name=channel.name,
-        domain=channel.domain,
-        default_charset=channel.default_charset,
-        processing_ids=frozenset(channel.processing_ids),
-        max_segments=channel.max_segments,
-        ruleset=load_ruleset(channel.ruleset) if channel.ruleset and channel.validates else None,
-        certification=channel.certification,
-        exclusions=tuple(
-            Exclusion(e.id, frozenset(_code_key(c) for c in e.codes), frozenset(e.sections)) for e in channel.exclusions
-        ),
-        max_document_bytes=channel.max_document_bytes,
-    )
-
-
-def _code_key(code: str) -> str:
-    """``SYSTEM:CODE`` with the system upper-cased, or a bare code as written."""
-    system, sep, value = code.partition(":")
-    return f"{system.upper()}:{value}" if sep else code
-
-
-def limits(channel: ChannelConfig) -> Limits:
-    """The transport's view of a channel."""
-    return Limits(
-        max_frame_bytes=channel.max_frame_bytes,
-        idle_timeout=channel.idle_timeout,
-        max_connections=channel.max_connections,
-        max_connections_per_peer=channel.max_connections_per_peer,
-        fs_grace=channel.fs_grace,
-        frame_timeout=channel.frame_timeout,
-    )
 
 
 def build_pipeline(config: Config, directory: PartnerDirectory) -> Pipeline:
     """The pipeline for every configured channel."""
     return Pipeline(
-        channels={c.name: policy(c) for c in config.channels},
+        channels={c.name: policy(c) for c in config.channels if c.protocol in ("mllp", "soap")},
         directory=directory,
         limiter=RefusalLimiter(config.security.refused_per_minute, config.security.refused_burst),
         acks=Acknowledger(config.hub.application, config.hub.facility),
@@ -235,8 +192,9 @@ def build(config: Config, reactor: Any, sockets: dict[str, Any] | None = None, i
     WriterService(intake).setServiceParent(root)  # type: ignore[no-untyped-call]
     dicom = DicomService(engine, directory, {c.name: c.domain for c in config.channels}, pipeline.limiter)
     consult = consultation(config, engine, directory, pipeline, reactor)
+    sides = Sides(intake, dicom, consult, Health(intake, engine, reactor))
     for channel in config.channels:
-        factory = _factory(channel, intake, dicom, consult, reactor)
+        factory = factory_for(channel, sides, reactor)
         if sockets is not None:  # a worker of `serve --workers N`: adopt the parent's socket
             service = ChannelService(channel.name, factory, reactor, sock=sockets[channel.name])
         else:
@@ -252,45 +210,3 @@ def _writer_died(hub: Hub, reactor: Any) -> None:
     hub.writer_died = True
     if reactor.running:
         reactor.stop()
-
-
-def consultation(
-    config: Config, engine: Engine, directory: PartnerDirectory, pipeline: Pipeline, reactor: Any
-) -> ConsultationService | None:
-    """The consultation side, when a fhir channel is configured: its thread pool starts with the reactor."""
-    fhir = [c for c in config.channels if c.protocol == "fhir"]
-    if not fhir:
-        return None
-    excluded = frozenset(c.domain for c in config.channels if c.exclusions)
-    views = {c.name: FhirChannel(c.name, fhir_base(c), c.emergency, excluded) for c in fhir}
-    service = ConsultationService(Consult(engine, directory, views, pipeline.limiter), reactor)
-    reactor.callWhenRunning(service.start)
-    return service
-
-
-def _factory(
-    channel: ChannelConfig,
-    intake: GroupCommitIntake,
-    dicom: DicomService,
-    consult: ConsultationService | None,
-    reactor: Any,
-) -> Any:
-    """The protocol factory for one channel, wrapped in TLS when it has a `tls:` block."""
-    factory: Any
-    if channel.protocol == "fhir":
-        assert consult is not None
-        site = fhir_site(channel.name, consult, channel.idle_timeout)
-        factory = LimitedFactory(site, channel.name, consult, channel.max_connections, channel.max_connections_per_peer)
-    elif channel.protocol == "soap":
-        soap_limits = SoapLimits(channel.max_frame_bytes, dicom=channel.domain == "imaging")
-        site = soap_site(
-            channel.name, intake, dicom, soap_limits, channel.idle_timeout, location=soap_location(channel)
-        )
-        factory = LimitedFactory(site, channel.name, intake, channel.max_connections, channel.max_connections_per_peer)
-    else:
-        factory = MLLPFactory(channel.name, intake, limits(channel), clock=reactor)
-    if channel.tls is not None:
-        tls = channel.tls
-        options = server_options(tls.certificate, tls.key, tls.ca, tls.client_certificate == "required")
-        factory = wrap(factory, options, channel.name, intake)
-    return factory

@@ -27,6 +27,7 @@ from typing import Any
 
 import structlog
 
+from hub import metrics
 from hub.config import ChannelConfig, Config
 
 log = structlog.get_logger("passerelle.workers")
@@ -112,6 +113,7 @@ def _wait(children: list[int], stop_all: Any) -> int:
         if pid not in left:
             continue
         left.discard(pid)
+        metrics.worker_exited(pid)
         code = os.waitstatus_to_exitcode(raw)
         if code and not status:  # a worker failed: the whole hub stops, for its supervisor to restart
             status = code if code > 0 else 1
