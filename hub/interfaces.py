@@ -177,3 +177,38 @@ class HealthHandler(Protocol):
 
     def ready(self) -> Deferred[bool]:
         """Fires True when the database answered a query, False otherwise; never errbacks."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebRequest:
+    """One request to the console channel, as the transport read it."""
+
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...]
+    form: tuple[tuple[str, str], ...]  # an urlencoded POST body, decoded
+    cookies: tuple[tuple[str, str], ...]
+    peer: str
+    channel: str
+    secure: bool  # over TLS: cookies get Secure
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WebReply:
+    """A console page or redirect: status, body, and headers (Location, Set-Cookie…)."""
+
+    status: int
+    body: bytes
+    content_type: str = "text/html; charset=utf-8"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class ConsoleHandler(Protocol):
+    """Channel -> console. The Deferred fires with the page; never errbacks."""
+
+    def page(self, request: WebRequest) -> Deferred[WebReply]:
+        """Answer one request (any journal entry it needs is committed first)."""
+
+    def blocked(self, peer: str) -> bool:
+        """True while this peer address is rate-limited for refused attempts."""

@@ -12,6 +12,7 @@ from hub.cli.consult import access_list, refusals, surveillance
 from hub.cli.db import db
 from hub.cli.dicom import dicom
 from hub.cli.messages import messages
+from hub.cli.operators import operators
 from hub.cli.organizations import organizations
 from hub.cli.partners import journal, partners
 from hub.cli.patients import patients
@@ -31,6 +32,8 @@ def main() -> None:
 for command in (serve, check_config, db, send, messages, show, dicom, certify):
     main.add_command(command)
 for command in (partners, organizations, practitioners, patients, journal, refusals, access_list, surveillance):
+    main.add_command(command)
+for command in (operators,):
     main.add_command(command)
 
 

@@ -69,7 +69,7 @@ def check_config(config_file: str | None) -> None:
     config = load_config(config_file)
     click.echo(f"ok: {len(config.channels)} channel(s), database {config.database.url.split('://')[0]}")
     for c in config.channels:
-        feeds = c.protocol in ("mllp", "soap")
+        feeds = c.protocol in ("mllp", "soap")  # fhir, metrics and console feed nothing
         intake = f" processing={','.join(c.processing_ids)} ruleset={c.ruleset}" if feeds else ""
         domain = f" domain={c.domain}" if c.domain else ""
         emergency = " emergency" if c.emergency else ""

@@ -95,8 +95,8 @@ class ChannelConfig(_Strict):
 
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
     # soap: twisted.web at /hl7, WSDL at /hl7?wsdl; fhir: the consultation channel (domain consultation);
-    # metrics: /metrics, /healthz and /readyz (no domain)
-    protocol: Literal["mllp", "soap", "fhir", "metrics"]
+    # metrics: /metrics, /healthz and /readyz; console: the admin console (neither has a domain)
+    protocol: Literal["mllp", "soap", "fhir", "metrics", "console"]
     listen: str
     domain: str = ""
     max_frame_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
@@ -169,8 +169,10 @@ class ChannelConfig(_Strict):
         """A fhir channel serves the consultation domain, and only it does."""
         if (self.protocol == "fhir") != (self.domain == "consultation"):
             raise ValueError(f"channel {self.name!r}: protocol fhir goes with domain consultation, and only with it")
-        if (self.protocol == "metrics") != (self.domain == ""):
-            raise ValueError(f"channel {self.name!r}: a metrics channel has no domain; every other channel needs one")
+        if (self.protocol in ("metrics", "console")) != (self.domain == ""):
+            raise ValueError(
+                f"channel {self.name!r}: a metrics or console channel has no domain; every other channel needs one"
+            )
         if self.emergency and self.protocol != "fhir":
             raise ValueError(f"channel {self.name!r}: emergency is a fhir channel's setting")
         return self

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from certification.ruleset import load_ruleset
+from channels.console import site as console_site
 from channels.fhir import site as fhir_site
 from channels.limits import LimitedFactory
 from channels.metrics import site as metrics_site
@@ -20,13 +21,14 @@ from channels.soap import SoapLimits
 from channels.soap import site as soap_site
 from channels.tls import server_options, wrap
 from hub.config import ChannelConfig, Config, fhir_base, soap_location
+from hub.console import Console
 from hub.consult import Consult, ConsultationService, FhirChannel
 from hub.engine.dicom_service import DicomService
 from hub.engine.intake import GroupCommitIntake
 from hub.engine.pipeline import Pipeline
 from hub.engine.policy import ChannelPolicy
 from hub.governance.directory import PartnerDirectory
-from hub.interfaces import HealthHandler, PeerGate
+from hub.interfaces import ConsoleHandler, HealthHandler, PeerGate
 from mappings.exclusions import Exclusion
 
 
@@ -87,6 +89,7 @@ class Sides:
     dicom: DicomService
     consult: ConsultationService | None
     health: HealthHandler
+    console: ConsoleHandler | None = None
 
 
 def factory_for(channel: ChannelConfig, sides: Sides, reactor: Any) -> Any:
@@ -94,11 +97,15 @@ def factory_for(channel: ChannelConfig, sides: Sides, reactor: Any) -> Any:
     factory: Any
     intake, dicom = sides.intake, sides.dicom
     gate: PeerGate = intake
-    if channel.protocol in ("fhir", "metrics"):
+    if channel.protocol in ("fhir", "metrics", "console"):
         if channel.protocol == "fhir":
             assert sides.consult is not None
             gate = sides.consult
             site = fhir_site(channel.name, sides.consult, channel.idle_timeout)
+        elif channel.protocol == "console":
+            assert sides.console is not None
+            gate = sides.console
+            site = console_site(channel.name, sides.console, channel.idle_timeout)
         else:
             site = metrics_site(sides.health, channel.idle_timeout)
         factory = LimitedFactory(site, channel.name, gate, channel.max_connections, channel.max_connections_per_peer)
@@ -115,3 +122,12 @@ def factory_for(channel: ChannelConfig, sides: Sides, reactor: Any) -> Any:
         options = server_options(tls.certificate, tls.key, tls.ca, tls.client_certificate == "required")
         factory = wrap(factory, options, channel.name, intake)
     return factory
+
+
+def console(config: Config, engine: Engine, pipeline: Pipeline, reactor: Any) -> Console | None:
+    """The admin console, when a console channel is configured: its thread pool starts with the reactor."""
+    if not any(c.protocol == "console" for c in config.channels):
+        return None
+    pages = Console(engine, pipeline.limiter, reactor)
+    reactor.callWhenRunning(pages.start)
+    return pages

@@ -22,7 +22,7 @@ from hub.engine.acks import Acknowledger
 from hub.engine.dicom_service import DicomService
 from hub.engine.health import Health
 from hub.engine.intake import GroupCommitIntake
-from hub.engine.listeners import Sides, consultation, factory_for, policy
+from hub.engine.listeners import Sides, console, consultation, factory_for, policy
 from hub.engine.pipeline import Pipeline
 from hub.engine.writer import SQLStore
 from hub.governance.directory import PartnerDirectory
@@ -192,7 +192,7 @@ def build(config: Config, reactor: Any, sockets: dict[str, Any] | None = None, i
     WriterService(intake).setServiceParent(root)  # type: ignore[no-untyped-call]
     dicom = DicomService(engine, directory, {c.name: c.domain for c in config.channels}, pipeline.limiter)
     consult = consultation(config, engine, directory, pipeline, reactor)
-    sides = Sides(intake, dicom, consult, Health(intake, engine, reactor))
+    sides = Sides(intake, dicom, consult, Health(intake, engine, reactor), console(config, engine, pipeline, reactor))
     for channel in config.channels:
         factory = factory_for(channel, sides, reactor)
         if sockets is not None:  # a worker of `serve --workers N`: adopt the parent's socket

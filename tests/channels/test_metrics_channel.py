@@ -17,12 +17,15 @@ class FakeHealth:
         self._alive, self._ready = alive, ready
 
     def metrics(self) -> tuple[bytes, str]:
+        """A one-line exposition."""
         return b"passerelle_up 1\n", "text/plain; version=0.0.4; charset=utf-8"
 
     def alive(self) -> bool:
+        """As told."""
         return self._alive
 
     def ready(self) -> Deferred[bool]:
+        """As told, at once."""
         return succeed(self._ready)
 
 
@@ -32,8 +35,8 @@ def _get(health: FakeHealth, path: bytes) -> tuple[int, bytes]:
     resource = factory.resource.getChildWithDefault(path, request)
     body = resource.render(request)
     if isinstance(body, bytes):
-        request.write(body)
-        request.finish()
+        request.write(body)  # type: ignore[no-untyped-call]
+        request.finish()  # type: ignore[no-untyped-call]
     return request.responseCode or 200, b"".join(request.written)
 
 

@@ -12,6 +12,7 @@ from .clinical import (
     Patient,
     PatientIdentifier,
 )
+from .console import ConsoleSession, Operator, OperatorEvent
 from .consult import ConsultToken, Refusal, RefusalWithdrawal
 from .intake import JournalEntry, JournalHead, Message
 from .registers import (
@@ -39,6 +40,7 @@ __all__ = [
     "Campaign",
     "CampaignMessage",
     "Certificate",
+    "ConsoleSession",
     "ConsultToken",
     "DicomInstance",
     "ImagingDocument",
@@ -50,6 +52,8 @@ __all__ = [
     "LabOrder",
     "MedicationEvent",
     "Message",
+    "Operator",
+    "OperatorEvent",
     "Organization",
     "OrganizationCode",
     "Partner",

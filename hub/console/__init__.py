@@ -1,0 +1,5 @@
+"""The admin console: operators sign in, watch the hub and open what it did (pages on twisted.web)."""
+
+from .app import Console
+
+__all__ = ["Console"]

@@ -1,0 +1,166 @@
+"""The console's routes: sign-in, the dashboard, the message browser, one message.
+
+Every page but ``/login`` needs a live session (else a redirect to ``/login``); every POST needs
+its CSRF token (else 403). Pages are Jinja2 templates with autoescaping on. Opening a message's
+body is an access to patient data: journaled, naming the operator and the patient, before the
+page is built; the viewer role never gets a body.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy import Engine
+from twisted.internet.defer import Deferred
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
+
+from hub.governance.journal import ChainWriter
+from hub.governance.limiter import RefusalLimiter
+from hub.interfaces import WebReply, WebRequest
+
+from . import pages, sessions
+
+log = structlog.get_logger("passerelle.console")
+LOGIN_CSRF = "passerelle_login"
+BODY_ROLES = frozenset({"operator", "admin"})  # who may open a message's raw bytes
+
+
+class Console:
+    """Implements `hub.interfaces.ConsoleHandler`; each request runs on the console's own thread pool."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        limiter: RefusalLimiter,
+        reactor: Any,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self.limiter = limiter
+        self.reactor = reactor
+        self.clock = clock
+        self.pool = ThreadPool(minthreads=1, maxthreads=4, name="console")
+        self.templates = Environment(loader=PackageLoader("hub.console", "templates"), autoescape=select_autoescape())
+
+    def start(self) -> None:
+        """Start the pool (stopped with the reactor)."""
+        self.pool.start()
+        self.reactor.addSystemEventTrigger("during", "shutdown", self.pool.stop)
+
+    def blocked(self, peer: str) -> bool:
+        """True while the peer is rate-limited."""
+        return self.limiter.blocked(peer)
+
+    def page(self, request: WebRequest) -> Deferred[WebReply]:
+        """Answer off the reactor thread; a failure is a 500 page without a trace."""
+        return deferToThreadPool(self.reactor, self.pool, self._safe, request)
+
+    def _safe(self, request: WebRequest) -> WebReply:
+        try:
+            return self.answer(request)
+        except Exception as exc:
+            log.error("console_failed", channel=request.channel, error=type(exc).__name__)
+            return WebReply(500, self._render("error.html", None, message="Erreur interne / internal error"))
+
+    def answer(self, request: WebRequest) -> WebReply:
+        """One request, synchronously (the tests call it directly)."""
+        cookies = dict(request.cookies)
+        if request.path == "/login":
+            return self._login(request, cookies)
+        now = self.clock()
+        with self.engine.begin() as conn:
+            session = sessions.current(conn, cookies.get(sessions.COOKIE), now)
+        if session is None:
+            return _redirect("/login")
+        if request.method == "POST" and not secrets.compare_digest(dict(request.form).get("csrf", ""), session.csrf):
+            return WebReply(403, self._render("error.html", session, message="Jeton CSRF absent / CSRF token missing"))
+        if request.path == "/logout" and request.method == "POST":
+            with self.engine.begin() as conn:
+                sessions.end(conn, cookies[sessions.COOKIE], session.operator_id, now)
+            return _redirect("/login", _cookie(sessions.COOKIE, "", request.secure, expire=True))
+        return self._route(request, session)
+
+    def _route(self, request: WebRequest, session: sessions.Session) -> WebReply:
+        if request.method not in ("GET", "HEAD"):
+            return WebReply(405, self._render("error.html", session, message="Méthode refusée / method not allowed"))
+        if request.path == "/":
+            with self.engine.connect() as conn:
+                board = pages.dashboard(conn, self.clock())
+            return WebReply(200, self._render("dashboard.html", session, board=board))
+        if request.path == "/messages":
+            return self._messages(request, session)
+        if request.path.startswith("/messages/") and request.path[len("/messages/") :].isdigit():
+            return self._message(int(request.path[len("/messages/") :]), session)
+        return WebReply(404, self._render("error.html", session, message="Page introuvable / page not found"))
+
+    def _messages(self, request: WebRequest, session: sessions.Session) -> WebReply:
+        query = dict(request.query)
+        filters = {k: query.get(k, "").strip() for k in pages.FILTERS}
+        before = int(query["before"]) if query.get("before", "").isdigit() else None
+        try:
+            with self.engine.connect() as conn:
+                rows, after = pages.search(conn, filters, before)
+        except ValueError:
+            return WebReply(400, self._render("error.html", session, message="Date invalide / invalid date"))
+        return WebReply(200, self._render("messages.html", session, rows=rows, filters=filters, after=after))
+
+    def _message(self, entry_id: int, session: sessions.Session) -> WebReply:
+        with self.engine.begin() as conn:
+            found = pages.entry(conn, entry_id)
+            if found is None:
+                return WebReply(404, self._render("error.html", session, message="Entrée introuvable / no such entry"))
+            shows_body = session.role in BODY_ROLES and found["message"] is not None
+            if shows_body:  # an access to patient data: journaled before the page is built
+                chain = ChainWriter(conn)
+                chain.append({
+                    "at": self.clock(), "status": "access.message", "operator": session.operator_id,
+                    "patient_id": found["message"].patient_id, "sha256": "", "size": 0,
+                    "reason": f"message {found['message'].id} shown in the console", "message_id": None,
+                })  # fmt: skip
+                chain.close()
+        body = found["message"].raw.decode(found["message"].charset or "utf-8", "replace") if shows_body else None
+        segments = [s for s in (body or "").replace("\n", "\r").split("\r") if s]
+        return WebReply(200, self._render("message.html", session, found=found, segments=segments))
+
+    def _login(self, request: WebRequest, cookies: dict[str, str]) -> WebReply:
+        if request.method == "GET":
+            token = secrets.token_urlsafe(24)
+            body = self._render("login.html", None, csrf=token, error="")
+            return WebReply(200, body, headers=(_cookie(LOGIN_CSRF, token, request.secure),))
+        if request.method != "POST":
+            return WebReply(405, self._render("error.html", None, message="Méthode refusée / method not allowed"))
+        form = dict(request.form)
+        expected = cookies.get(LOGIN_CSRF, "")
+        if not expected or not secrets.compare_digest(form.get("csrf", ""), expected):
+            return WebReply(403, self._render("error.html", None, message="Jeton CSRF absent / CSRF token missing"))
+        with self.engine.begin() as conn:
+            cookie, why = sessions.sign_in(
+                conn, form.get("username", ""), form.get("password", ""), form.get("code", ""), self.clock()
+            )
+        if cookie is None:
+            self.limiter.refused(request.peer)
+            log.info("console_signin_refused", channel=request.channel, peer=request.peer)
+            return WebReply(401, self._render("login.html", None, csrf=expected, error=why))
+        return _redirect("/", _cookie(sessions.COOKIE, cookie, request.secure))
+
+    def _render(self, name: str, session: sessions.Session | None, **values: Any) -> bytes:
+        return self.templates.get_template(name).render(session=session, **values).encode("utf-8")
+
+
+def _cookie(name: str, value: str, secure: bool, *, expire: bool = False) -> tuple[str, str]:
+    attributes = f"{name}={value}; Path=/; HttpOnly; SameSite=Strict"
+    if secure:
+        attributes += "; Secure"
+    if expire:
+        attributes += "; Max-Age=0"
+    return ("Set-Cookie", attributes)
+
+
+def _redirect(location: str, *headers: tuple[str, str]) -> WebReply:
+    return WebReply(303, b"", headers=(("Location", location), *headers))
