@@ -40,6 +40,7 @@ class ConsoleResource(Resource):
         ctype = (request.getHeader(b"content-type") or b"").split(b";")[0].strip().lower()
         urlencoded = ctype == b"application/x-www-form-urlencoded"
         if request.method == b"POST" and urlencoded and request.content and not getattr(request, "too_big", False):
+            request.content.seek(0)  # twisted.web has read it once to fill request.args
             form = tuple(parse_qsl(request.content.read().decode("utf-8", "replace"), keep_blank_values=True))
         cookies = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in (request.received_cookies or {}).items())
         web = WebRequest(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -22,12 +23,14 @@ from twisted.python.threadpool import ThreadPool
 
 from hub.governance.journal import ChainWriter
 from hub.governance.limiter import RefusalLimiter
-from hub.interfaces import WebReply, WebRequest
+from hub.governance.partners import RegistryError, history, list_partners
+from hub.interfaces import MessageHandler, WebReply, WebRequest
 
-from . import pages, sessions
+from . import actions, pages, sessions
 
 log = structlog.get_logger("passerelle.console")
 LOGIN_CSRF = "passerelle_login"
+STYLE = (Path(__file__).parent / "templates" / "console.css").read_bytes()
 BODY_ROLES = frozenset({"operator", "admin"})  # who may open a message's raw bytes
 
 
@@ -40,8 +43,10 @@ class Console:
         limiter: RefusalLimiter,
         reactor: Any,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        intake: MessageHandler | None = None,
     ) -> None:
         self.engine = engine
+        self.intake = intake
         self.limiter = limiter
         self.reactor = reactor
         self.clock = clock
@@ -73,6 +78,10 @@ class Console:
         cookies = dict(request.cookies)
         if request.path == "/login":
             return self._login(request, cookies)
+        if request.path == "/console.css":
+            return WebReply(200, STYLE, content_type="text/css; charset=utf-8")
+        if request.path == "/favicon.ico":
+            return WebReply(404, b"", content_type="text/plain")
         now = self.clock()
         with self.engine.begin() as conn:
             session = sessions.current(conn, cookies.get(sessions.COOKIE), now)
@@ -84,7 +93,34 @@ class Console:
             with self.engine.begin() as conn:
                 sessions.end(conn, cookies[sessions.COOKIE], session.operator_id, now)
             return _redirect("/login", _cookie(sessions.COOKIE, "", request.secure, expire=True))
+        if request.method == "POST":
+            return self._post(request, session)
         return self._route(request, session)
+
+    def _post(self, request: WebRequest, session: sessions.Session) -> WebReply:
+        """The actions: a partner's state (admin), reprocessing an attempt (operator, admin)."""
+        parts = request.path.strip("/").split("/")
+        form = dict(request.form)
+        try:
+            if len(parts) == 3 and parts[0] == "partners" and parts[2] in actions.PARTNER_ACTIONS:
+                if session.role != "admin":
+                    return self._refuse(session, "réservé aux admins / admins only")
+                actions.partner_action(self.engine, parts[1], parts[2], form, session.operator_id)
+                return _redirect(f"/partners/{parts[1]}")
+            if len(parts) == 3 and parts[0] == "messages" and parts[1].isdigit() and parts[2] == "reprocess":
+                if session.role not in BODY_ROLES or self.intake is None:
+                    return self._refuse(session, "réservé aux opérateurs / operators only")
+                reply = actions.reprocess(
+                    self.engine, self.intake, self.reactor, int(parts[1]), operator=session.operator_id
+                )
+                code = reply.code.value if reply is not None else "–"
+                return WebReply(200, self._render("reprocessed.html", session, entry_id=parts[1], code=code))
+        except RegistryError as exc:
+            return WebReply(400, self._render("error.html", session, message=str(exc)))
+        return WebReply(404, self._render("error.html", session, message="Page introuvable / page not found"))
+
+    def _refuse(self, session: sessions.Session, message: str) -> WebReply:
+        return WebReply(403, self._render("error.html", session, message=message))
 
     def _route(self, request: WebRequest, session: sessions.Session) -> WebReply:
         if request.method not in ("GET", "HEAD"):
@@ -95,8 +131,19 @@ class Console:
             return WebReply(200, self._render("dashboard.html", session, board=board))
         if request.path == "/messages":
             return self._messages(request, session)
-        if request.path.startswith("/messages/") and request.path[len("/messages/") :].isdigit():
-            return self._message(int(request.path[len("/messages/") :]), session)
+        parts = request.path.strip("/").split("/")
+        if len(parts) >= 2 and parts[0] == "messages" and parts[1].isdigit():
+            if len(parts) == 3 and parts[2] == "reprocess":  # the confirmation step
+                row, raw = actions.attempt_bytes(self.engine, int(parts[1]))
+                return WebReply(200, self._render("reprocess.html", session, entry=row, kept=raw is not None))
+            return self._message(int(parts[1]), session)
+        if parts == ["partners"]:
+            return WebReply(200, self._render("partners.html", session, partners=list_partners(self.engine)))
+        if len(parts) == 2 and parts[0] == "partners":
+            found = [p for p in list_partners(self.engine) if p["id"] == parts[1]]
+            if found:
+                events = history(self.engine, parts[1])
+                return WebReply(200, self._render("partner.html", session, partner=found[0], history=events))
         return WebReply(404, self._render("error.html", session, message="Page introuvable / page not found"))
 
     def _messages(self, request: WebRequest, session: sessions.Session) -> WebReply:
@@ -130,7 +177,9 @@ class Console:
 
     def _login(self, request: WebRequest, cookies: dict[str, str]) -> WebReply:
         if request.method == "GET":
-            token = secrets.token_urlsafe(24)
+            # The form's token is the cookie's while it lasts: a second GET (another tab, the
+            # browser fetching an icon through the redirect) must not void the form in hand.
+            token = cookies.get(LOGIN_CSRF) or secrets.token_urlsafe(24)
             body = self._render("login.html", None, csrf=token, error="")
             return WebReply(200, body, headers=(_cookie(LOGIN_CSRF, token, request.secure),))
         if request.method != "POST":

@@ -119,7 +119,28 @@ def entry(conn: Connection, entry_id: int) -> dict[str, Any] | None:
         out["related"] = conn.execute(
             select(journal).where(journal.c.message_id == row.message_id).order_by(journal.c.id)
         ).all()
+    else:  # an attempt that was not stored: its journal reason lists the issues its ACK carried
+        out["errors"] = explain_reason(row.reason)
     return out
+
+
+def explain_reason(reason: str) -> list[dict[str, str]]:
+    """The issues of a journal reason (``LOCATION CODE SEVERITY text; …``), explained like an ACK's ERR."""
+    out = []
+    for part in reason.split("; "):
+        tokens = part.split(" ", 3)
+        if len(tokens) >= 3 and tokens[1].isdigit() and tokens[2] in ("E", "W", "I"):
+            out.append(_explained(tokens[0], tokens[1], tokens[2], tokens[3] if len(tokens) > 3 else ""))
+    return out
+
+
+def _explained(location: str, code: str, severity: str, text: str) -> dict[str, str]:
+    try:
+        meaning = CODE_TEXT[Code(int(code))]
+    except (ValueError, KeyError):
+        meaning = ""
+    return {"location": location, "where": _where(location), "code": code, "meaning": meaning,
+            "severity": severity, "text": text}  # fmt: skip
 
 
 def explain(ack: str) -> list[dict[str, str]]:
@@ -131,14 +152,8 @@ def explain(ack: str) -> list[dict[str, str]]:
             continue
         location = fields[2] if len(fields) > 2 else ""
         code = (fields[3] if len(fields) > 3 else "").split("^")[0]
-        try:
-            meaning = CODE_TEXT[Code(int(code))]
-        except (ValueError, KeyError):
-            meaning = ""
-        out.append({
-            "location": location, "where": _where(location), "code": code, "meaning": meaning,
-            "severity": fields[4] if len(fields) > 4 else "", "text": fields[8] if len(fields) > 8 else "",
-        })  # fmt: skip
+        severity, text = (fields[4] if len(fields) > 4 else ""), (fields[8] if len(fields) > 8 else "")
+        out.append(_explained(location, code, severity, text))
     return out
 
 

@@ -124,10 +124,12 @@ def factory_for(channel: ChannelConfig, sides: Sides, reactor: Any) -> Any:
     return factory
 
 
-def console(config: Config, engine: Engine, pipeline: Pipeline, reactor: Any) -> Console | None:
+def console(
+    config: Config, engine: Engine, pipeline: Pipeline, reactor: Any, intake: GroupCommitIntake
+) -> Console | None:
     """The admin console, when a console channel is configured: its thread pool starts with the reactor."""
     if not any(c.protocol == "console" for c in config.channels):
         return None
-    pages = Console(engine, pipeline.limiter, reactor)
+    pages = Console(engine, pipeline.limiter, reactor, intake=intake)
     reactor.callWhenRunning(pages.start)
     return pages

@@ -192,7 +192,9 @@ def build(config: Config, reactor: Any, sockets: dict[str, Any] | None = None, i
     WriterService(intake).setServiceParent(root)  # type: ignore[no-untyped-call]
     dicom = DicomService(engine, directory, {c.name: c.domain for c in config.channels}, pipeline.limiter)
     consult = consultation(config, engine, directory, pipeline, reactor)
-    sides = Sides(intake, dicom, consult, Health(intake, engine, reactor), console(config, engine, pipeline, reactor))
+    sides = Sides(
+        intake, dicom, consult, Health(intake, engine, reactor), console(config, engine, pipeline, reactor, intake)
+    )
     for channel in config.channels:
         factory = factory_for(channel, sides, reactor)
         if sockets is not None:  # a worker of `serve --workers N`: adopt the parent's socket
