@@ -26,7 +26,8 @@ from hub.governance.limiter import RefusalLimiter
 from hub.governance.partners import RegistryError, history, list_partners
 from hub.interfaces import MessageHandler, WebReply, WebRequest
 
-from . import actions, pages, sessions
+from . import actions, oversight, pages, sessions
+from .oversight import Privacy
 
 log = structlog.get_logger("passerelle.console")
 LOGIN_CSRF = "passerelle_login"
@@ -42,11 +43,14 @@ class Console:
         engine: Engine,
         limiter: RefusalLimiter,
         reactor: Any,
+        *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         intake: MessageHandler | None = None,
+        privacy: Privacy | None = None,
     ) -> None:
         self.engine = engine
         self.intake = intake
+        self.privacy = privacy
         self.limiter = limiter
         self.reactor = reactor
         self.clock = clock
@@ -102,6 +106,10 @@ class Console:
         parts = request.path.strip("/").split("/")
         form = dict(request.form)
         try:
+            if parts == ["journal", "verify"] and session.role in BODY_ROLES:
+                result = oversight.verify_now(self.engine, session.operator_id)
+                board = oversight.journal_page(self.engine)
+                return WebReply(200, self._render("journal.html", session, board=board, result=result))
             if len(parts) == 3 and parts[0] == "partners" and parts[2] in actions.PARTNER_ACTIONS:
                 if session.role != "admin":
                     return self._refuse(session, "réservé aux admins / admins only")
@@ -137,6 +145,15 @@ class Console:
                 row, raw = actions.attempt_bytes(self.engine, int(parts[1]))
                 return WebReply(200, self._render("reprocess.html", session, entry=row, kept=raw is not None))
             return self._message(int(parts[1]), session)
+        if parts == ["journal"]:
+            board = oversight.journal_page(self.engine)
+            return WebReply(200, self._render("journal.html", session, board=board, result=None))
+        if parts == ["privacy"]:
+            if session.role != "privacy" or self.privacy is None:
+                return self._refuse(session, "réservé au rôle vie privée / privacy role only")
+            nam = dict(request.query).get("nam", "")
+            view = oversight.privacy_page(self.engine, self.privacy, nam, session.operator_id)
+            return WebReply(200, self._render("privacy.html", session, view=view))
         if parts == ["partners"]:
             return WebReply(200, self._render("partners.html", session, partners=list_partners(self.engine)))
         if len(parts) == 2 and parts[0] == "partners":

@@ -21,8 +21,8 @@ from channels.soap import SoapLimits
 from channels.soap import site as soap_site
 from channels.tls import server_options, wrap
 from hub.config import ChannelConfig, Config, fhir_base, soap_location
-from hub.console import Console
-from hub.consult import Consult, ConsultationService, FhirChannel
+from hub.console import Console, Privacy
+from hub.consult import Consult, ConsultationService, FhirChannel, audit
 from hub.engine.dicom_service import DicomService
 from hub.engine.intake import GroupCommitIntake
 from hub.engine.pipeline import Pipeline
@@ -130,6 +130,7 @@ def console(
     """The admin console, when a console channel is configured: its thread pool starts with the reactor."""
     if not any(c.protocol == "console" for c in config.channels):
         return None
-    pages = Console(engine, pipeline.limiter, reactor, intake=intake)
+    readers = Privacy(access_list=audit.access_list, surveillance=audit.surveillance_report)
+    pages = Console(engine, pipeline.limiter, reactor, intake=intake, privacy=readers)
     reactor.callWhenRunning(pages.start)
     return pages

@@ -142,3 +142,43 @@ def test_the_dashboard_counts_the_last_hour(engine: Engine) -> None:
     assert "Canal / Channel lab" in page
     assert "<td>accepted</td><td>AA</td><td>1</td>" in page
     assert "<td>unknown-sender</td><td>1</td>" in page
+
+
+def test_the_journal_page_verifies_on_demand(engine: Engine) -> None:
+    """Operators verify the chain from the page; the result is journaled; viewers may not."""
+    _fill(engine)
+    console, secrets = make_console(engine)
+    ana = Browser(console)
+    ana.sign_in("ana", secrets["ana"])
+    page = ana.request("POST", "/journal/verify", {"csrf": ana.csrf()}).body.decode()
+    assert 'id="verify" class="">ok:' in page
+    last = _journal(engine)[-1]
+    assert (last.status, last.operator, last.decision) == ("journal.verify", "ana", "ok")
+    vic = Browser(console)
+    vic.sign_in("vic", secrets["vic"])
+    assert "unknown-sender" in vic.request("GET", "/journal").body.decode()  # the refused link, a security event
+    assert vic.request("POST", "/journal/verify", {"csrf": vic.csrf()}).status == 404
+
+
+def test_the_privacy_page_is_for_the_privacy_role(engine: Engine) -> None:
+    """A privacy officer reads the refusal register and a patient's access list (journaled); others get 403."""
+    from console_world import PASSWORD
+
+    from hub.console import Privacy
+    from hub.consult import audit
+    from hub.registers.operators import add
+
+    _fill(engine)
+    console, secrets = make_console(engine)
+    console.privacy = Privacy(access_list=audit.access_list, surveillance=audit.surveillance_report)
+    secret = add(engine, "pia", "Pia", "privacy", password=PASSWORD, actor="t").totp_secret
+    pia = Browser(console)
+    pia.sign_in("pia", secret)
+    page = pia.request("GET", "/privacy", nam="CHUM:P1").body.decode()
+    assert "Registre des refus" in page and "Aucun accès / no access" in page
+    assert (_journal(engine)[-1].status, _journal(engine)[-1].operator) == ("access.list", "pia")
+    again = pia.request("GET", "/privacy", nam="CHUM:P1").body.decode()
+    assert "opérateur / operator pia" in again and "access-list" in again  # the first listing is an access
+    ana = Browser(console)
+    ana.sign_in("ana", secrets["ana"])
+    assert ana.request("GET", "/privacy").status == 403
