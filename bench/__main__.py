@@ -6,7 +6,8 @@ python-hl7's asyncio MLLP server (parse + ACK, nothing stored), with 1, 8 and 64
 connections, each connection with one message outstanding, as MLLP requires.
 
 The parts: bench/micro.py (parse, validation), bench/e2e.py (end to end, domains),
-bench/consult.py (Patient/$everything over the FHIR channel), bench/hostile_peers.py,
+bench/consult.py (Patient/$everything over the FHIR channel), bench/browse.py (the console's
+message browser on 1,000,000 journal entries), bench/hostile_peers.py,
 bench/floor.py (where the time goes), bench/table.py (what is printed).
 """
 
@@ -17,6 +18,7 @@ import os
 import platform
 import time
 
+from bench.browse import browse_bench, print_browse
 from bench.consult import consult_bench, print_consult
 from bench.e2e import STEAL, domain_bench, e2e_bench
 from bench.floor import floor_bench, print_floor
@@ -49,6 +51,7 @@ def main() -> None:
     domains = domain_bench(per_run)
     try:
         consultation = consult_bench()
+        browse = browse_bench()
     finally:
         drop_pg_schemas()
     hostile = hostile_bench()
@@ -61,6 +64,7 @@ def main() -> None:
     print_e2e(e2e, per_run, STEAL)
     print_domains(domains, per_run)
     print_consult(consultation)
+    print_browse(browse)
     print_hostile(hostile)
     print_floor(floor)
     print_budget(e2e, floor)
@@ -70,6 +74,7 @@ def main() -> None:
         "loop_ms_before_after": speed,
         "domains": domains,
         "consultation": consultation,
+        "browse": browse,
         "hostile": hostile,
         "parse": parse,
         "validation": validation,

@@ -88,3 +88,8 @@ class JournalHead(Base):
 
 
 Index("ix_journal_control", JournalEntry.sending_application, JournalEntry.control_id)
+# Migration 0009: the console's message browser.
+Index("ix_journal_control_id", JournalEntry.control_id)
+Index("ix_journal_status_id", JournalEntry.status, JournalEntry.id)
+Index("ix_journal_ack_code_id", JournalEntry.ack_code, JournalEntry.id)
+Index("ix_journal_at", JournalEntry.at)
