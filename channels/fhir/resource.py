@@ -17,7 +17,7 @@ from twisted.python.failure import Failure
 from twisted.web import server
 from twisted.web.resource import Resource
 
-from channels.soap.resource import capped_request_factory
+from channels.soap.resource import capped_request_factory, request_fingerprint
 from hub.interfaces import Consultation, ConsultationHandler, ConsultReply
 
 log = structlog.get_logger("passerelle.fhir")
@@ -52,7 +52,7 @@ class FHIRResource(Resource):
             peer=getattr(request.getClientAddress(), "host", ""),
             channel=self.channel,
             received_at=datetime.now(UTC),
-            tls_fingerprint=_fingerprint(request),
+            tls_fingerprint=request_fingerprint(request),
         )
         d = self.handler.consult(consultation)
         d.addErrback(self._failed)
@@ -74,13 +74,6 @@ class FHIRResource(Resource):
             request.setHeader(name.encode("ascii"), value.encode("ascii"))
         request.write(reply.body)
         request.finish()
-
-
-def _fingerprint(request: Any) -> str:
-    transport = getattr(request.channel, "transport", None)
-    get = getattr(transport, "getPeerCertificate", None)
-    cert = get() if get is not None else None
-    return cert.digest("sha256").decode("ascii") if cert is not None else ""
 
 
 def site(channel: str, handler: ConsultationHandler, timeout: float) -> Any:

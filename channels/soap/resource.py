@@ -127,7 +127,7 @@ class SOAPResource(Resource):
 
     def _run(self, operation: str, op: Any, request: Any) -> Deferred[Any]:
         host = getattr(request.getClientAddress(), "host", "")
-        fingerprint = _fingerprint(request)
+        fingerprint = request_fingerprint(request)
         if self.handler.blocked(host):  # both operations: a blocked peer is not served, nor journaled again
             raise FaultError(True, "too many refused attempts from this address; try later", 429)
         if operation == "SubmitDICOM":
@@ -178,7 +178,7 @@ class SOAPResource(Resource):
             peer=getattr(request.getClientAddress(), "host", ""),
             channel=self.channel,
             received_at=datetime.now(UTC),
-            tls_fingerprint=_fingerprint(request),
+            tls_fingerprint=request_fingerprint(request),
             defect=Defect.OVERSIZE if too_big else Defect.MALFORMED,
             size=getattr(request, "body_size", len(data)),
         )
@@ -200,7 +200,8 @@ class SOAPResource(Resource):
         return data
 
 
-def _fingerprint(request: Any) -> str:
+def request_fingerprint(request: Any) -> str:
+    """The SHA-256 fingerprint ("AB:CD:…") of an HTTP request's TLS client certificate, or ""."""
     transport = getattr(request.channel, "transport", None)
     get = getattr(transport, "getPeerCertificate", None)
     cert = get() if get is not None else None
