@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from hub.cli.audit import audit
 from hub.cli.certify import certify
 from hub.cli.consult import access_list, refusals, surveillance
 from hub.cli.db import db
@@ -33,7 +34,7 @@ for command in (serve, check_config, db, send, messages, show, dicom, certify):
     main.add_command(command)
 for command in (partners, organizations, practitioners, patients, journal, refusals, access_list, surveillance):
     main.add_command(command)
-for command in (operators,):
+for command in (operators, audit):
     main.add_command(command)
 
 

@@ -174,10 +174,12 @@ def journal() -> None:
 @config_option
 def journal_verify(config_file: str | None) -> None:
     """Walk the hash chain; exit 0 when intact, else name the first broken link and exit 1."""
-    from hub.governance.journal import verify
+    from hub.governance.journal import record_verification, verify
 
-    broken, count, head = verify(engine_for(config_file))
+    engine = engine_for(config_file)
+    broken, count, head = verify(engine)
     if broken is not None:
+        record_verification(engine, operator_of(None), (broken, count, head))
         echo(f"broken at entry {broken.seq}: {broken.problem} ({count} entries verified before it)", err=True)
         sys.exit(1)
     echo(f"ok: {count} entries, head {head or '-'}")

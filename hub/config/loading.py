@@ -74,7 +74,16 @@ def _resolve_tls(config: Config, base: Path) -> Config:
             if not file.is_file():
                 raise ConfigError(f"channels.{channel.name}.tls.{key}: file not found: {file}")
         channels.append(channel.model_copy(update={"tls": channel.tls.model_copy(update=files)}))
-    return config.model_copy(update={"channels": channels})
+    config = config.model_copy(update={"channels": channels})
+    export = config.audit_export
+    if export is None:
+        return config
+    files = {k: (base / v).resolve() for k, v in export.tls.model_dump().items() if isinstance(v, Path)}
+    for key, file in files.items():
+        if not file.is_file():
+            raise ConfigError(f"audit_export.tls.{key}: file not found: {file}")
+    tls = export.tls.model_copy(update=files)
+    return config.model_copy(update={"audit_export": export.model_copy(update={"tls": tls})})
 
 
 def _resolve_sqlite(config: Config, base: Path) -> Config:

@@ -196,6 +196,34 @@ class ChannelConfig(_Strict):
         return value
 
 
+class ExportTLSConfig(_Strict):
+    """TLS to the audit collector (RFC 5425): the CA that signs it, and our client certificate."""
+
+    ca: Path
+    certificate: Path | None = None
+    key: Path | None = None
+
+    @model_validator(mode="after")
+    def _pair(self) -> ExportTLSConfig:
+        if (self.certificate is None) != (self.key is None):
+            raise ValueError("certificate and key go together: the client certificate ATNA authenticates us with")
+        return self
+
+
+class AuditExportConfig(_Strict):
+    """Security events to an ATNA audit record repository: syslog over TLS."""
+
+    collector: Annotated[str, Field(pattern=r"^[^\s:]+:\d{1,5}$")]  # host:port (6514 is syslog over TLS)
+    tls: ExportTLSConfig
+    format: Literal["dicom", "fhir"] = "dicom"  # DICOM PS3.15 AuditMessage, or FHIR AuditEvent JSON
+    hostname: str = ""  # HOSTNAME of the syslog header; empty: this machine's name
+    enterprise_number: Annotated[int, Field(ge=1)] = 32473  # the SD-ID's IANA number (32473: documentation)
+    batch: Annotated[int, Field(ge=1, le=10_000)] = 200  # events per connection
+    poll_seconds: Annotated[float, Field(gt=0, le=3600)] = 1.0
+    retry_seconds: Annotated[float, Field(gt=0, le=3600)] = 5.0  # after a failure, doubling up to 60
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
+
+
 class LoggingConfig(_Strict):
     """structlog JSON lines on standard error."""
 
@@ -211,6 +239,7 @@ class Config(_Strict):
     logging: LoggingConfig = LoggingConfig()
     charset_aliases: dict[str, str] = {}
     security: SecurityConfig = SecurityConfig()
+    audit_export: AuditExportConfig | None = None
     channels: list[ChannelConfig] = []
     organizations: list[OrganizationSpec] = []
     practitioners: list[PractitionerSpec] = []

@@ -207,7 +207,12 @@ class Console:
             return WebReply(403, self._render("error.html", None, message="Jeton CSRF absent / CSRF token missing"))
         with self.engine.begin() as conn:
             cookie, why = sessions.sign_in(
-                conn, form.get("username", ""), form.get("password", ""), form.get("code", ""), self.clock()
+                conn,
+                form.get("username", ""),
+                form.get("password", ""),
+                form.get("code", ""),
+                self.clock(),
+                peer=request.peer,
             )
         if cookie is None:
             self.limiter.refused(request.peer)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Engine, Table, select
 
-from hub.governance.journal import ChainWriter, verify
+from hub.governance.journal import record_verification, verify
 from hub.registers.refusals import list_refusals
 from hub.store.models import JournalEntry, JournalHead
 
@@ -46,14 +46,8 @@ def journal_page(engine: Engine) -> dict[str, Any]:
 
 def verify_now(engine: Engine, operator: str) -> dict[str, Any]:
     """Walk the chain now; the result is journaled with the operator (a failure is a security event)."""
-    broken, count, head = verify(engine)
-    text = f"ok: {count} entries, head {head}" if broken is None else f"broken at {broken.seq}: {broken.problem}"
-    with engine.begin() as conn:
-        chain = ChainWriter(conn)
-        chain.append({"at": datetime.now(UTC), "status": "journal.verify", "operator": operator, "reason": text,
-                      "decision": "ok" if broken is None else "broken", "sha256": "", "size": 0})  # fmt: skip
-        chain.close()
-    return {"ok": broken is None, "text": text}
+    result = verify(engine)
+    return {"ok": result[0] is None, "text": record_verification(engine, operator, result)}
 
 
 def privacy_page(engine: Engine, privacy: Privacy, nam: str, operator: str) -> dict[str, Any]:

@@ -44,23 +44,27 @@ def _key(cookie: str) -> str:
     return hashlib.sha256(cookie.encode("utf-8")).hexdigest()
 
 
-def sign_in(conn: Connection, username: str, password: str, code: str, now: datetime) -> tuple[str | None, str]:
-    """(the new session's cookie value, "") or (None, why); journaled either way, in `conn`'s transaction."""
+def sign_in(
+    conn: Connection, username: str, password: str, code: str, now: datetime, *, peer: str = ""
+) -> tuple[str | None, str]:
+    """(the new session's cookie value, "") or (None, why); journaled either way, with the peer's address."""
     chain = ChainWriter(conn)
     row = conn.execute(select(operators).where(operators.c.id == username[:64])).first()
     reason = _refusal(row, password, code)
     if row is None:
         chain.append({"at": now, "status": "console.signin-fail", "operator": username[:64], "reason": "unknown",
-                      "sha256": "", "size": 0})  # fmt: skip
+                      "peer": peer, "sha256": "", "size": 0})  # fmt: skip
         chain.close()
         return None, "identifiants refusés / sign-in refused"
     if reason:
         failures = row.failures + 1 if row.state == "active" else row.failures
         state = "locked" if failures >= LOCK_AFTER else row.state
         conn.execute(update(operators).where(operators.c.id == row.id).values(failures=failures, state=state))
-        event(conn, chain, row.id, "signin-fail", actor=row.id, reason=reason)
+        event(conn, chain, row.id, "signin-fail", actor=row.id, reason=reason, peer=peer)
         if state == "locked" and row.state != "locked":
-            event(conn, chain, row.id, "locked", actor=row.id, reason=f"{LOCK_AFTER} failed sign-ins in a row")
+            event(
+                conn, chain, row.id, "locked", actor=row.id, reason=f"{LOCK_AFTER} failed sign-ins in a row", peer=peer
+            )
         chain.close()
         if state == "locked":
             return None, "compte verrouillé : un admin doit le déverrouiller / account locked: an admin must unlock it"

@@ -20,6 +20,7 @@ from twisted.internet.endpoints import serverFromString
 from hub.config import Config
 from hub.engine.acks import Acknowledger
 from hub.engine.dicom_service import DicomService
+from hub.engine.export import Exporter, ExportService, source_of
 from hub.engine.health import Health
 from hub.engine.intake import GroupCommitIntake
 from hub.engine.listeners import Sides, console, consultation, factory_for, policy
@@ -195,6 +196,8 @@ def build(config: Config, reactor: Any, sockets: dict[str, Any] | None = None, i
     sides = Sides(
         intake, dicom, consult, Health(intake, engine, reactor), console(config, engine, pipeline, reactor, intake)
     )
+    if config.audit_export is not None:
+        ExportService(Exporter(engine, config.audit_export, source_of(config))).setServiceParent(root)  # type: ignore[no-untyped-call]
     for channel in config.channels:
         factory = factory_for(channel, sides, reactor)
         if sockets is not None:  # a worker of `serve --workers N`: adopt the parent's socket

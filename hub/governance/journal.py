@@ -22,7 +22,9 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, Table, func, select
 
 from hub.store.driver import Driver, Insert, Read, Rows
-from hub.store.models import JournalEntry, JournalHead, Message
+from hub.store.models import AuditOutbox, JournalEntry, JournalHead, Message
+
+from .security import security_kind
 
 journal = cast(Table, JournalEntry.__table__)
 head = cast(Table, JournalHead.__table__)
@@ -40,6 +42,7 @@ CHAINED = (
 _HEAD = 'SELECT "seq", "hash" FROM "journal_head" WHERE "id" = 1'
 _HEAD_LOCKED = _HEAD + " FOR UPDATE"
 _APPEND = Insert(journal)
+_OUTBOX = Insert(cast(Table, AuditOutbox.__table__))
 _MOVE_HEAD = 'UPDATE "journal_head" SET "seq" = {mark}, "hash" = {mark} WHERE "id" = 1'
 
 # Chained only when set (migration 0007): entries written before them hash as they always did.
@@ -105,9 +108,16 @@ class ChainWriter:
         return entry
 
     def close(self) -> None:
-        """Write the entries in one statement and move the head to the last one (same transaction)."""
+        """Write the entries in one statement and move the head to the last one (same transaction).
+
+        The security events among them go to the audit export's outbox in the same transaction:
+        an event is exported if and only if its entry is committed.
+        """
         if self.pending:
             self.driver.insert(_APPEND, self.pending)
+            events = [{"seq": e["seq"], "kind": kind} for e in self.pending if (kind := security_kind(e))]
+            if events:
+                self.driver.insert(_OUTBOX, events)
             self.driver.execute(_MOVE_HEAD, (self.seq, self.hash))
             self.pending = []
 
@@ -186,3 +196,18 @@ def verify(engine: Engine) -> tuple[Broken | None, int, str]:
     if (h.seq, h.hash) != (count, prev):
         return Broken(count + 1, f"head names entry {h.seq} but the chain ends at {count} (tail deleted)"), count, prev
     return None, count, prev
+
+
+def record_verification(engine: Engine, operator: str, result: tuple[Broken | None, int, str]) -> str:
+    """Journal a verification's result with who asked; a broken chain is a security event (exported).
+
+    The entry is chained after the current head, broken link or not: the break stays where it was.
+    """
+    broken, count, head_hash = result
+    text = f"ok: {count} entries, head {head_hash}" if broken is None else f"broken at {broken.seq}: {broken.problem}"
+    with engine.begin() as conn:
+        chain = ChainWriter(conn)
+        chain.append({"at": datetime.now(UTC), "status": "journal.verify", "operator": operator, "reason": text,
+                      "decision": "ok" if broken is None else "broken", "sha256": "", "size": 0})  # fmt: skip
+        chain.close()
+    return text

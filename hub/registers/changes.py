@@ -19,11 +19,19 @@ def now() -> datetime:
 
 
 def journal_change(
-    chain: ChainWriter, status: str, subject: str, operator: str, reason: str, *, patient_id: int | None = None
+    chain: ChainWriter,
+    status: str,
+    subject: str,
+    operator: str,
+    reason: str,
+    *,
+    patient_id: int | None = None,
+    peer: str = "",
 ) -> None:
     """Append the change's entry to the chain (the caller's transaction closes it).
 
-    `patient_id` names the patient a change or an access concerns (their access list reads it).
+    `patient_id` names the patient a change or an access concerns (their access list reads it);
+    `peer` the address a console action came from.
     """
     assert len(status) <= STATUS_LENGTH, status
     chain.append(
@@ -32,7 +40,7 @@ def journal_change(
             "at": now(),
             "status": status,
             "channel": "",
-            "peer": "",
+            "peer": peer,
             "sha256": "",
             "size": 0,
             "operator": operator,

@@ -40,11 +40,13 @@ class Credentials:
     otpauth_uri: str
 
 
-def event(conn: Connection, chain: ChainWriter, operator_id: str, action: str, *, actor: str, reason: str) -> None:
-    """One history row and its journal entry, in the caller's transaction."""
+def event(
+    conn: Connection, chain: ChainWriter, operator_id: str, action: str, *, actor: str, reason: str, peer: str = ""
+) -> None:
+    """One history row and its journal entry, in the caller's transaction (`peer`: a sign-in's address)."""
     conn.execute(insert(events), {"operator_id": operator_id, "action": action, "actor": actor, "reason": reason,
                                   "at": now()})  # fmt: skip
-    journal_change(chain, f"operator.{action}"[:20], operator_id, actor, reason)
+    journal_change(chain, f"operator.{action}"[:20], operator_id, actor, reason, peer=peer)
 
 
 def _secrets(operator_id: str, password: str | None) -> tuple[str, str | None, str, str]:

@@ -69,13 +69,14 @@ def write_config(path: Path, db_url: str, port: int, **options: object) -> Path:
     """A config file with one lab channel on `port` and the default partners.
 
     `busy_timeout_ms` (default 5000), `database` (more database keys), `partners`,
-    `organizations` (added to the default ones), `practitioners`, `security` and
+    `organizations` (added to the default ones), `practitioners`, `security`, `audit_export` and
     `extra_channels` go to their sections; every other option is one of the lab channel's.
     """
     extra_channels = options.pop("extra_channels", None) or []
     assert isinstance(extra_channels, list), "extra_channels is a list of channels"
     partners = options.pop("partners", None)
     security = options.pop("security", None)
+    audit_export = options.pop("audit_export", None)
     organizations = [*DEFAULT_ORGANIZATIONS, *cast(list[object], options.pop("organizations", None) or [])]
     practitioners = options.pop("practitioners", None) or []
     database = options.pop("database", None) or {}
@@ -96,6 +97,8 @@ def write_config(path: Path, db_url: str, port: int, **options: object) -> Path:
     }
     if security:
         data["security"] = security
+    if audit_export:
+        data["audit_export"] = audit_export
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
     return path
 

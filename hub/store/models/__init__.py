@@ -1,5 +1,6 @@
 """The repository schema, as SQLAlchemy 2 typed models (one module per concern)."""
 
+from .audit import AuditLease, AuditOutbox
 from .base import Base
 from .clinical import (
     DicomInstance,
@@ -36,6 +37,8 @@ from .registry import (
 )
 
 __all__ = [
+    "AuditLease",
+    "AuditOutbox",
     "Base",
     "Campaign",
     "CampaignMessage",
