@@ -194,3 +194,16 @@ def structure_of(msg: Message, version: str) -> str:
     """
     code, event = msg.msh.value(9, 1), msg.msh.value(9, 2)
     return EVENT_STRUCTURES.get((code, event), f"{code}_{event}" if event else code)
+
+
+@cache
+def field_names(version: str, segment: str) -> tuple[str, ...]:
+    """The reference model's name of each field of a segment, by position ("Observation Result Status").
+
+    Empty for a segment or version the model does not know (a Z-segment, say).
+    """
+    try:
+        definition = _module(version, "segments").SEGMENTS[segment]
+    except (ModuleNotFoundError, KeyError):
+        return ()
+    return tuple((leaf[3] or "").replace("_", " ").capitalize() for _name, leaf, _card, _kind in definition[1])

@@ -52,6 +52,12 @@ def attempt_bytes(engine: Engine, entry_id: int) -> tuple[Any, bytes | None]:
         return row, row.raw if row.raw and len(row.raw) == row.size else None
 
 
+def replay(row: Any, raw: bytes, operator: str, now: datetime) -> Inbound:
+    """The attempt as it came, to run again: its channel, and the certificate its TLS peer presented."""
+    detail = json.loads(row.detail) if row.detail and row.detail.startswith("{") else {}
+    return Inbound(raw, f"console:{operator}", row.channel, now, tls_fingerprint=detail.get("tls_fingerprint", ""))
+
+
 def reprocess(
     engine: Engine,
     intake: MessageHandler,
@@ -69,7 +75,7 @@ def reprocess(
     row, raw = attempt_bytes(engine, entry_id)
     if row is None or raw is None:
         raise RegistryError("rien à retraiter : octets non conservés / nothing to reprocess: bytes not kept")
-    inbound = Inbound(raw, f"console:{operator}", row.channel, clock())
+    inbound = replay(row, raw, operator, clock())
     handle: Any = intake.handle  # twisted's stubs can't type a Deferred-returning callable here
     reply: Reply | None = blockingCallFromThread(reactor, handle, inbound)
     code = reply.code.value if reply is not None else ""

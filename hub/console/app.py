@@ -26,12 +26,14 @@ from hub.governance.limiter import RefusalLimiter
 from hub.governance.partners import RegistryError, history, list_partners
 from hub.interfaces import MessageHandler, WebReply, WebRequest
 
-from . import actions, oversight, pages, sessions
+from . import actions, oversight, pages, sessions, views
+from .hooks import Hooks
 from .oversight import Privacy
 
 log = structlog.get_logger("passerelle.console")
 LOGIN_CSRF = "passerelle_login"
 STYLE = (Path(__file__).parent / "templates" / "console.css").read_bytes()
+HTMX = (Path(__file__).parent / "static" / "htmx-2.0.4.min.js").read_bytes()  # 0BSD, static/htmx-LICENSE.txt
 BODY_ROLES = frozenset({"operator", "admin"})  # who may open a message's raw bytes
 
 
@@ -47,8 +49,10 @@ class Console:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         intake: MessageHandler | None = None,
         privacy: Privacy | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         self.engine = engine
+        self.hooks = hooks or Hooks()
         self.intake = intake
         self.privacy = privacy
         self.limiter = limiter
@@ -75,7 +79,7 @@ class Console:
             return self.answer(request)
         except Exception as exc:
             log.error("console_failed", channel=request.channel, error=type(exc).__name__)
-            return WebReply(500, self._render("error.html", None, message="Erreur interne / internal error"))
+            return WebReply(500, self.render("error.html", None, message="Erreur interne / internal error"))
 
     def answer(self, request: WebRequest) -> WebReply:
         """One request, synchronously (the tests call it directly)."""
@@ -84,22 +88,39 @@ class Console:
             return self._login(request, cookies)
         if request.path == "/console.css":
             return WebReply(200, STYLE, content_type="text/css; charset=utf-8")
+        if request.path == "/htmx.min.js":
+            return WebReply(200, HTMX, content_type="text/javascript; charset=utf-8")
         if request.path == "/favicon.ico":
             return WebReply(404, b"", content_type="text/plain")
         now = self.clock()
         with self.engine.begin() as conn:
             session = sessions.current(conn, cookies.get(sessions.COOKIE), now)
         if session is None:
+            if dict(request.query).get("live") == "1":  # a live update after the session ended: no swap
+                return WebReply(401, b"", content_type="text/plain")
             return _redirect("/login")
         if request.method == "POST" and not secrets.compare_digest(dict(request.form).get("csrf", ""), session.csrf):
-            return WebReply(403, self._render("error.html", session, message="Jeton CSRF absent / CSRF token missing"))
+            return WebReply(403, self.render("error.html", session, message="Jeton CSRF absent / CSRF token missing"))
         if request.path == "/logout" and request.method == "POST":
             with self.engine.begin() as conn:
                 sessions.end(conn, cookies[sessions.COOKIE], session.operator_id, now)
             return _redirect("/login", _cookie(sessions.COOKIE, "", request.secure, expire=True))
+        handled = self._extra(request, session, request.path.strip("/").split("/"))
+        if handled is not None:
+            return handled
         if request.method == "POST":
             return self._post(request, session)
         return self._route(request, session)
+
+    def _extra(self, request: WebRequest, session: sessions.Session, parts: list[str]) -> WebReply | None:
+        """Patients, bulk reprocess and its jobs, certification (hub/console/views.py)."""
+        if parts == ["messages", "bulk"]:
+            return views.bulk_page(self, request, session)
+        if len(parts) == 2 and parts[0] == "jobs" and parts[1].isdigit():
+            return views.job_page(self, request, session, int(parts[1]))
+        if len(parts) == 2 and parts[0] == "patients" and parts[1].isdigit() and request.method == "GET":
+            return views.patient_page(self, session, int(parts[1]))
+        return views.certification(self, request, session, parts)
 
     def _post(self, request: WebRequest, session: sessions.Session) -> WebReply:
         """The actions: a partner's state (admin), reprocessing an attempt (operator, admin)."""
@@ -109,76 +130,87 @@ class Console:
             if parts == ["journal", "verify"] and session.role in BODY_ROLES:
                 result = oversight.verify_now(self.engine, session.operator_id)
                 board = oversight.journal_page(self.engine)
-                return WebReply(200, self._render("journal.html", session, board=board, result=result))
+                return WebReply(200, self.render("journal.html", session, board=board, result=result))
             if len(parts) == 3 and parts[0] == "partners" and parts[2] in actions.PARTNER_ACTIONS:
                 if session.role != "admin":
-                    return self._refuse(session, "réservé aux admins / admins only")
+                    return self.refuse(session, "réservé aux admins / admins only")
                 actions.partner_action(self.engine, parts[1], parts[2], form, session.operator_id)
                 return _redirect(f"/partners/{parts[1]}")
             if len(parts) == 3 and parts[0] == "messages" and parts[1].isdigit() and parts[2] == "reprocess":
                 if session.role not in BODY_ROLES or self.intake is None:
-                    return self._refuse(session, "réservé aux opérateurs / operators only")
+                    return self.refuse(session, "réservé aux opérateurs / operators only")
                 reply = actions.reprocess(
                     self.engine, self.intake, self.reactor, int(parts[1]), operator=session.operator_id
                 )
                 code = reply.code.value if reply is not None else "–"
-                return WebReply(200, self._render("reprocessed.html", session, entry_id=parts[1], code=code))
+                return WebReply(200, self.render("reprocessed.html", session, entry_id=parts[1], code=code))
         except RegistryError as exc:
-            return WebReply(400, self._render("error.html", session, message=str(exc)))
-        return WebReply(404, self._render("error.html", session, message="Page introuvable / page not found"))
+            return WebReply(400, self.render("error.html", session, message=str(exc)))
+        return WebReply(404, self.render("error.html", session, message="Page introuvable / page not found"))
 
-    def _refuse(self, session: sessions.Session, message: str) -> WebReply:
-        return WebReply(403, self._render("error.html", session, message=message))
+    def refuse(self, session: sessions.Session, message: str) -> WebReply:
+        """403, with why."""
+        return WebReply(403, self.render("error.html", session, message=message))
+
+    def not_found(self, session: sessions.Session) -> WebReply:
+        """404."""
+        return WebReply(404, self.render("error.html", session, message="Page introuvable / page not found"))
 
     def _route(self, request: WebRequest, session: sessions.Session) -> WebReply:
         if request.method not in ("GET", "HEAD"):
-            return WebReply(405, self._render("error.html", session, message="Méthode refusée / method not allowed"))
+            return WebReply(405, self.render("error.html", session, message="Méthode refusée / method not allowed"))
         if request.path == "/":
+            now = self.clock()
             with self.engine.connect() as conn:
-                board = pages.dashboard(conn, self.clock())
-            return WebReply(200, self._render("dashboard.html", session, board=board))
+                board = pages.dashboard(conn, now)
+            board |= views.dashboard_extras(self, now)
+            live = dict(request.query).get("live") == "1"  # htmx's update: the board alone
+            return WebReply(200, self.render("_board.html" if live else "dashboard.html", session, board=board))
         if request.path == "/messages":
             return self._messages(request, session)
         parts = request.path.strip("/").split("/")
         if len(parts) >= 2 and parts[0] == "messages" and parts[1].isdigit():
             if len(parts) == 3 and parts[2] == "reprocess":  # the confirmation step
                 row, raw = actions.attempt_bytes(self.engine, int(parts[1]))
-                return WebReply(200, self._render("reprocess.html", session, entry=row, kept=raw is not None))
+                return WebReply(200, self.render("reprocess.html", session, entry=row, kept=raw is not None))
             return self._message(int(parts[1]), session)
         if parts == ["journal"]:
             board = oversight.journal_page(self.engine)
-            return WebReply(200, self._render("journal.html", session, board=board, result=None))
+            return WebReply(200, self.render("journal.html", session, board=board, result=None))
         if parts == ["privacy"]:
             if session.role != "privacy" or self.privacy is None:
-                return self._refuse(session, "réservé au rôle vie privée / privacy role only")
+                return self.refuse(session, "réservé au rôle vie privée / privacy role only")
             nam = dict(request.query).get("nam", "")
             view = oversight.privacy_page(self.engine, self.privacy, nam, session.operator_id)
-            return WebReply(200, self._render("privacy.html", session, view=view))
+            return WebReply(200, self.render("privacy.html", session, view=view))
         if parts == ["partners"]:
-            return WebReply(200, self._render("partners.html", session, partners=list_partners(self.engine)))
+            return WebReply(200, self.render("partners.html", session, partners=list_partners(self.engine)))
         if len(parts) == 2 and parts[0] == "partners":
             found = [p for p in list_partners(self.engine) if p["id"] == parts[1]]
             if found:
                 events = history(self.engine, parts[1])
-                return WebReply(200, self._render("partner.html", session, partner=found[0], history=events))
-        return WebReply(404, self._render("error.html", session, message="Page introuvable / page not found"))
+                return WebReply(200, self.render("partner.html", session, partner=found[0], history=events))
+        return WebReply(404, self.render("error.html", session, message="Page introuvable / page not found"))
 
     def _messages(self, request: WebRequest, session: sessions.Session) -> WebReply:
         query = dict(request.query)
-        filters = {k: query.get(k, "").strip() for k in pages.FILTERS}
+        filters = views.filters_of(request)
         before = int(query["before"]) if query.get("before", "").isdigit() else None
+        chosen = views.patient_filter(self, session, filters)
+        if isinstance(chosen, WebReply):
+            return chosen
         try:
             with self.engine.connect() as conn:
-                rows, after = pages.search(conn, filters, before)
+                rows, after = pages.search(conn, filters, before, chosen)
         except ValueError:
-            return WebReply(400, self._render("error.html", session, message="Date invalide / invalid date"))
-        return WebReply(200, self._render("messages.html", session, rows=rows, filters=filters, after=after))
+            return WebReply(400, self.render("error.html", session, message="Date invalide / invalid date"))
+        return WebReply(200, self.render("messages.html", session, rows=rows, filters=filters, after=after))
 
     def _message(self, entry_id: int, session: sessions.Session) -> WebReply:
         with self.engine.begin() as conn:
             found = pages.entry(conn, entry_id)
             if found is None:
-                return WebReply(404, self._render("error.html", session, message="Entrée introuvable / no such entry"))
+                return WebReply(404, self.render("error.html", session, message="Entrée introuvable / no such entry"))
             shows_body = session.role in BODY_ROLES and found["message"] is not None
             if shows_body:  # an access to patient data: journaled before the page is built
                 chain = ChainWriter(conn)
@@ -190,21 +222,25 @@ class Console:
                 chain.close()
         body = found["message"].raw.decode(found["message"].charset or "utf-8", "replace") if shows_body else None
         segments = [s for s in (body or "").replace("\n", "\r").split("\r") if s]
-        return WebReply(200, self._render("message.html", session, found=found, segments=segments))
+        version = (found["message"].version if found["message"] is not None else "") or "2.5.1"
+        names = {s[:3]: self.hooks.field_names(version, s[:3]) for s in segments}
+        for err in found["errors"]:
+            err["field"] = _field_name(self.hooks, version, err["location"])
+        return WebReply(200, self.render("message.html", session, found=found, segments=segments, names=names))
 
     def _login(self, request: WebRequest, cookies: dict[str, str]) -> WebReply:
         if request.method == "GET":
             # The form's token is the cookie's while it lasts: a second GET (another tab, the
             # browser fetching an icon through the redirect) must not void the form in hand.
             token = cookies.get(LOGIN_CSRF) or secrets.token_urlsafe(24)
-            body = self._render("login.html", None, csrf=token, error="")
+            body = self.render("login.html", None, csrf=token, error="")
             return WebReply(200, body, headers=(_cookie(LOGIN_CSRF, token, request.secure),))
         if request.method != "POST":
-            return WebReply(405, self._render("error.html", None, message="Méthode refusée / method not allowed"))
+            return WebReply(405, self.render("error.html", None, message="Méthode refusée / method not allowed"))
         form = dict(request.form)
         expected = cookies.get(LOGIN_CSRF, "")
         if not expected or not secrets.compare_digest(form.get("csrf", ""), expected):
-            return WebReply(403, self._render("error.html", None, message="Jeton CSRF absent / CSRF token missing"))
+            return WebReply(403, self.render("error.html", None, message="Jeton CSRF absent / CSRF token missing"))
         with self.engine.begin() as conn:
             cookie, why = sessions.sign_in(
                 conn,
@@ -217,10 +253,11 @@ class Console:
         if cookie is None:
             self.limiter.refused(request.peer)
             log.info("console_signin_refused", channel=request.channel, peer=request.peer)
-            return WebReply(401, self._render("login.html", None, csrf=expected, error=why))
+            return WebReply(401, self.render("login.html", None, csrf=expected, error=why))
         return _redirect("/", _cookie(sessions.COOKIE, cookie, request.secure))
 
-    def _render(self, name: str, session: sessions.Session | None, **values: Any) -> bytes:
+    def render(self, name: str, session: sessions.Session | None, **values: Any) -> bytes:
+        """A template, autoescaped, as UTF-8."""
         return self.templates.get_template(name).render(session=session, **values).encode("utf-8")
 
 
@@ -235,3 +272,13 @@ def _cookie(name: str, value: str, secure: bool, *, expire: bool = False) -> tup
 
 def _redirect(location: str, *headers: tuple[str, str]) -> WebReply:
     return WebReply(303, b"", headers=(("Location", location), *headers))
+
+
+def _field_name(hooks: Hooks, version: str, location: str) -> str:
+    """The reference model's name of the field an ERR-2 location points at (``OBX^1^11``), or ''."""
+    parts = location.split("^")
+    if len(parts) < 3 or not parts[2].isdigit():
+        return ""
+    names = hooks.field_names(version, parts[0])
+    number = int(parts[2])
+    return names[number - 1] if 0 < number <= len(names) else ""

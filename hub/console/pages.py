@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Table, func, select
 
 from hub.hl7.errors import CODE_TEXT, Code
 from hub.store.models import (
+    AuditOutbox,
     ImagingOrder,
     ImagingReport,
     JournalEntry,
@@ -20,10 +21,13 @@ from hub.store.models import (
     Message,
 )
 
+from .patients import message_ids as patient_message_ids
+
 journal = cast(Table, JournalEntry.__table__)
+outbox = cast(Table, AuditOutbox.__table__)
 messages = cast(Table, Message.__table__)
 PAGE = 50
-FILTERS = ("control_id", "sender", "channel", "status", "ack_code", "code", "since", "until")
+FILTERS = ("control_id", "sender", "channel", "status", "ack_code", "code", "since", "until", "patient")
 _RECORDS = {
     "lab orders": LabOrder, "lab results": LabObservation, "medication events": MedicationEvent,
     "imaging orders": ImagingOrder, "imaging reports": ImagingReport,
@@ -71,15 +75,31 @@ def dashboard(conn: Connection, now: datetime) -> dict[str, Any]:
         .limit(10)
     ).all()
     head = conn.execute(select(JournalHead.seq, JournalHead.hash)).first()
-    return {"channels": dict(sorted(channels.items())), "refused": refused, "errors": errors, "head": head}
+    verified = conn.execute(
+        select(journal.c.at, journal.c.decision, journal.c.operator)
+        .where(journal.c.status == "journal.verify")
+        .order_by(journal.c.id.desc())
+        .limit(1)
+    ).first()
+    return {"channels": dict(sorted(channels.items())), "refused": refused, "errors": errors, "head": head,
+            "verified": verified}  # fmt: skip
+
+
+def audit_waiting(conn: Connection) -> int:
+    """Security events not yet delivered to the audit collector."""
+    return int(conn.execute(select(func.count()).where(outbox.c.sent_at.is_(None))).scalar_one())
 
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def search(conn: Connection, filters: dict[str, str], before: int | None) -> tuple[list[Any], int | None]:
-    """Journal entries matching the filters, newest first, one page; and the id to continue before."""
+def matching(filters: dict[str, str], patient_ids: list[int] | None = None) -> Any:
+    """The journal SELECT for the browser's filters (newest first); `patient_ids`: the patient filter's match.
+
+    Raises:
+        ValueError: a date that is not YYYY-MM-DD.
+    """
     query = select(journal).where(journal.c.seq.is_not(None))
     if filters.get("control_id"):
         query = query.where(journal.c.control_id == filters["control_id"])
@@ -94,9 +114,19 @@ def search(conn: Connection, filters: dict[str, str], before: int | None) -> tup
         if filters.get(name):
             moment = datetime.fromisoformat(filters[name]).replace(tzinfo=UTC)
             query = query.where(getattr(journal.c.at, op)(moment))
+    if patient_ids is not None:
+        query = query.where(journal.c.message_id.in_(patient_message_ids(patient_ids)))
+    return query.order_by(journal.c.id.desc())
+
+
+def search(
+    conn: Connection, filters: dict[str, str], before: int | None, patient_ids: list[int] | None = None
+) -> tuple[list[Any], int | None]:
+    """Journal entries matching the filters, newest first, one page; and the id to continue before."""
+    query = matching(filters, patient_ids)
     if before is not None:
         query = query.where(journal.c.id < before)
-    rows = conn.execute(query.order_by(journal.c.id.desc()).limit(PAGE + 1)).all()
+    rows = conn.execute(query.limit(PAGE + 1)).all()
     return list(rows[:PAGE]), (rows[PAGE - 1].id if len(rows) > PAGE else None)
 
 

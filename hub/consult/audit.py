@@ -19,10 +19,16 @@ from hub.store.models import JournalEntry, Organization, Partner, Practitioner
 
 from .fhir import instant
 
-ACCESSES = ("consult", "consult.withheld", "consult.emergency", "access.patient", "access.unresolved", "access.list")
+ACCESSES = (
+    "consult", "consult.withheld", "consult.emergency", "access.patient", "access.unresolved", "access.list",
+    "access.message", "access.console",
+)  # fmt: skip
 SECURITY = ("consult.denied", "consult.emergency")
 PRACTITIONER_SYSTEM = "urn:passerelle:practitioner"
-_COMMANDS = {"access.patient": "show patient", "access.unresolved": "patients unresolved", "access.list": "access-list"}
+_COMMANDS = {
+    "access.patient": "show patient", "access.unresolved": "patients unresolved", "access.list": "access-list",
+    "access.message": "console: message", "access.console": "console: patient",
+}  # fmt: skip
 
 
 def accesses(s: Session, patient_ids: list[int], since: datetime | None = None) -> list[dict[str, Any]]:

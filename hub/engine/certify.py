@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 
 from certification.campaign import CampaignResult, Judged, TestPlan
 from certification.ruleset import load_ruleset
@@ -97,8 +97,20 @@ def certify(engine: Engine, result: CampaignResult) -> int | None:
 
 
 def open_campaign(engine: Engine, plan: str, who: tuple[str, str, str]) -> int:
-    """Open a campaign: live traffic from the product version lands in it until it is closed."""
+    """Open a campaign: live traffic from the product version lands in it until it is closed.
+
+    Raises:
+        ValueError: no such plan, or a campaign is already open for this product version.
+    """
+    from certification.campaign import load_plan
+
     vendor, product, version = who
+    if not all(part.strip() for part in who):
+        raise ValueError("vendor, product and version are required")
+    try:
+        load_plan(plan)
+    except FileNotFoundError as exc:
+        raise ValueError(str(exc)) from exc
     with engine.begin() as conn:
         if conn.execute(
             select(campaigns.c.id).where(
@@ -113,22 +125,60 @@ def open_campaign(engine: Engine, plan: str, who: tuple[str, str, str]) -> int:
     return int(campaign_id)
 
 
-def close_campaign(engine: Engine, campaign_id: int) -> CampaignResult:
-    """Judge the campaign's live traffic against its plan, close it, journal it, certify on success."""
+def plan_names() -> list[str]:
+    """The test plans shipped in certification/plans/, by name."""
+    from certification.campaign import PLANS
+
+    return sorted(p.stem for p in PLANS.glob("*.yaml"))
+
+
+def list_campaigns(engine: Engine) -> list[dict[str, Any]]:
+    """Every campaign, newest first, with how many messages it received."""
+    counts = (
+        select(campaign_messages.c.campaign_id, func.count().label("n"))
+        .group_by(campaign_messages.c.campaign_id)
+        .subquery()
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(campaigns, counts.c.n).outerjoin(counts, counts.c.campaign_id == campaigns.c.id)
+            .order_by(campaigns.c.id.desc())
+        ).all()  # fmt: skip
+    return [dict(r._mapping) | {"messages": r.n or 0} for r in rows]
+
+
+def judge_campaign(engine: Engine, campaign_id: int) -> tuple[Any, CampaignResult]:
+    """(the campaign, its traffic judged against its plan now): a closed one's report, an open one's progress.
+
+    Raises:
+        ValueError: no such campaign.
+    """
     from certification.campaign import load_plan, run_campaign
 
     with engine.connect() as conn:
         campaign = conn.execute(select(campaigns).where(campaigns.c.id == campaign_id)).first()
-        if campaign is None or campaign.status != "open":
-            raise ValueError(f"no open campaign {campaign_id}")
+        if campaign is None:
+            raise ValueError(f"no campaign {campaign_id}")
         rows = conn.execute(
             select(campaign_messages)
             .where(campaign_messages.c.campaign_id == campaign_id)
             .order_by(campaign_messages.c.id)
         ).all()
-    plan = load_plan(campaign.plan)
     judged = [_judged(f"live#{n}", r) for n, r in enumerate(rows, start=1)]
-    result = run_campaign(plan, judged, (campaign.vendor, campaign.product, campaign.version))
+    who = (campaign.vendor, campaign.product, campaign.version)
+    return campaign, run_campaign(load_plan(campaign.plan), judged, who)
+
+
+def progress(engine: Engine, campaign_id: int) -> CampaignResult:
+    """The campaign's traffic so far, judged without closing it."""
+    return judge_campaign(engine, campaign_id)[1]
+
+
+def close_campaign(engine: Engine, campaign_id: int) -> CampaignResult:
+    """Judge the campaign's live traffic against its plan, close it, journal it, certify on success."""
+    campaign, result = judge_campaign(engine, campaign_id)
+    if campaign.status != "open":
+        raise ValueError(f"no open campaign {campaign_id}")
     with engine.begin() as conn:
         conn.execute(
             update(campaigns)

@@ -102,6 +102,8 @@ def journal_entry(
         "message_id": message_id,
         "partner_id": p.partner_id,
         "decision": p.decision,
+        # The certificate a TLS peer presented (chained): a reprocess runs the attempt as it came.
+        "detail": f'{{"tls_fingerprint":"{p.inbound.tls_fingerprint}"}}' if p.inbound.tls_fingerprint else "",
     }
 
 

@@ -211,6 +211,10 @@ class GroupCommitIntake:
         """True while the writer thread runs."""
         return self._thread.is_alive()
 
+    def depth(self) -> int:
+        """Frames waiting for the writer in this process now."""
+        return self._queue.qsize()
+
     def accepting(self) -> bool:
         """False while `max_queued` frames wait for the writer (reactor thread)."""
         return self._queue.qsize() < self.max_queued

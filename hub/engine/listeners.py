@@ -11,7 +11,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from certification.report import to_html
 from certification.ruleset import load_ruleset
+from certification.structure import field_names
 from channels.console import site as console_site
 from channels.fhir import site as fhir_site
 from channels.limits import LimitedFactory
@@ -21,8 +23,9 @@ from channels.soap import SoapLimits
 from channels.soap import site as soap_site
 from channels.tls import server_options, wrap
 from hub.config import ChannelConfig, Config, fhir_base, soap_location
-from hub.console import Console, Privacy
+from hub.console import Campaigns, Console, Hooks, Privacy
 from hub.consult import Consult, ConsultationService, FhirChannel, audit
+from hub.engine import certify
 from hub.engine.dicom_service import DicomService
 from hub.engine.intake import GroupCommitIntake
 from hub.engine.pipeline import Pipeline
@@ -131,6 +134,15 @@ def console(
     if not any(c.protocol == "console" for c in config.channels):
         return None
     readers = Privacy(access_list=audit.access_list, surveillance=audit.surveillance_report)
-    pages = Console(engine, pipeline.limiter, reactor, intake=intake, privacy=readers)
+    campaigns = Campaigns(
+        plans=certify.plan_names,
+        listing=certify.list_campaigns,
+        open=certify.open_campaign,
+        close=certify.close_campaign,
+        progress=certify.progress,
+        report_html=to_html,
+    )
+    hooks = Hooks(field_names=field_names, queue_depth=intake.depth, campaigns=campaigns)
+    pages = Console(engine, pipeline.limiter, reactor, intake=intake, privacy=readers, hooks=hooks)
     reactor.callWhenRunning(pages.start)
     return pages

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from console_world import Browser, Clock, make_console
-from helpers import lab_message
-from lab_engine import LIS_CHUM, register
+from console_world import Browser, Clock, fill, make_console
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from hub.engine.intake import InlineIntake
-from hub.engine.pipeline import Pipeline
-from hub.engine.policy import ChannelPolicy
-from hub.engine.writer import SQLStore
-from hub.governance.directory import PartnerDirectory
 from hub.governance.journal import verify
 from hub.registers.operators import change
 from hub.store.models import JournalEntry
@@ -22,21 +15,6 @@ from hub.store.models import JournalEntry
 def _journal(engine: Engine) -> list[JournalEntry]:
     with Session(engine) as s:
         return list(s.scalars(select(JournalEntry).order_by(JournalEntry.seq)))
-
-
-def _fill(engine: Engine) -> None:
-    """M1 accepted, M2 from an unknown sender refused."""
-    from datetime import UTC, datetime
-
-    from hub.interfaces import Inbound
-
-    register(engine, [LIS_CHUM])
-    directory = PartnerDirectory()
-    directory.refresh(engine)
-    pipeline = Pipeline(channels={"lab": ChannelPolicy("lab", "lab")}, directory=directory)
-    intake = InlineIntake(pipeline, SQLStore(engine, directory=directory), lambda: directory.refresh(engine))
-    for raw in (lab_message("M1"), lab_message("M2", app="NOBODY")):
-        intake.handle(Inbound(raw, "127.0.0.1", "lab", datetime.now(UTC)))
 
 
 def test_every_page_needs_a_session_and_every_post_its_csrf(engine: Engine) -> None:
@@ -94,7 +72,7 @@ def test_a_session_ends_after_15_idle_minutes(engine: Engine) -> None:
 
 def test_messages_are_found_and_a_body_is_an_access(engine: Engine) -> None:
     """Search by control ID; the operator sees the ER7 and it is journaled; the viewer sees no body."""
-    _fill(engine)
+    fill(engine)
     console, secrets = make_console(engine)
     ana = Browser(console)
     ana.sign_in("ana", secrets["ana"])
@@ -134,7 +112,7 @@ def test_what_an_operator_types_is_escaped(engine: Engine, bad: str, escaped: st
 
 def test_the_dashboard_counts_the_last_hour(engine: Engine) -> None:
     """Per channel by status and ACK code, and the refused links by reason."""
-    _fill(engine)
+    fill(engine)
     console, secrets = make_console(engine)
     browser = Browser(console)
     browser.sign_in("vic", secrets["vic"])
@@ -146,7 +124,7 @@ def test_the_dashboard_counts_the_last_hour(engine: Engine) -> None:
 
 def test_the_journal_page_verifies_on_demand(engine: Engine) -> None:
     """Operators verify the chain from the page; the result is journaled; viewers may not."""
-    _fill(engine)
+    fill(engine)
     console, secrets = make_console(engine)
     ana = Browser(console)
     ana.sign_in("ana", secrets["ana"])
@@ -168,7 +146,7 @@ def test_the_privacy_page_is_for_the_privacy_role(engine: Engine) -> None:
     from hub.consult import audit
     from hub.registers.operators import add
 
-    _fill(engine)
+    fill(engine)
     console, secrets = make_console(engine)
     console.privacy = Privacy(access_list=audit.access_list, surveillance=audit.surveillance_report)
     secret = add(engine, "pia", "Pia", "privacy", password=PASSWORD, actor="t").totp_secret

@@ -65,14 +65,14 @@ def console_hub(server_factory: ServerFactory) -> tuple[Server, str]:
 
 def test_an_operator_runs_the_hub_from_the_browser(console_hub: tuple[Server, str], tmp_path: Path) -> None:
     """Sign in with TOTP; find a message by control ID and read its ERR; approve, reprocess to AA; cut; lock."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     server, base = console_hub
     secret = _operator(server, tmp_path, "alice", "admin")
     bob = _operator(server, tmp_path, "bob", "viewer")
-    acks = send(server.port, lab_message("OK-1"), lab_message("T-1").replace(b"|P|2.5.1", b"|T|2.5.1"),
-                lab_message("S-1", app="SUSP"))  # fmt: skip
-    assert [a.code for a in acks] == ["AA", "AR", "AR"]
+    suspended = [lab_message(f"S-{n}", app="SUSP") for n in (1, 2, 3)]
+    acks = send(server.port, lab_message("OK-1"), lab_message("T-1").replace(b"|P|2.5.1", b"|T|2.5.1"), *suspended)
+    assert [a.code for a in acks] == ["AA", "AR", "AR", "AR", "AR"]
     shots = tmp_path / "screens"
     shots.mkdir()
     with sync_playwright() as p:
@@ -92,6 +92,8 @@ def test_an_operator_runs_the_hub_from_the_browser(console_hub: tuple[Server, st
         assert page.url == f"{base}/", page.inner_text("main")
         assert "Canal / Channel lab" in page.content()
         shot("dashboard")
+        updated = page.inner_text("#board .muted")
+        expect(page.locator("#board .muted")).not_to_have_text(updated, timeout=15_000)  # htmx swapped the board
 
         page.goto(f"{base}/messages")
         page.fill("input[name=control_id]", "T-1")
@@ -99,8 +101,16 @@ def test_an_operator_runs_the_hub_from_the_browser(console_hub: tuple[Server, st
         shot("search")
         page.click("table >> text=T-1 >> xpath=../td[1]/a")
         text = page.inner_text("main")
-        assert "MSH segment 1, field 11" in text and "202 Unsupported processing id" in text
+        assert "MSH segment 1, field 11 (Processing id)" in text and "202 Unsupported processing id" in text
         shot("message-err")
+        page.goto(f"{base}/messages?control_id=OK-1")
+        page.click("table >> text=OK-1 >> xpath=../td[1]/a")
+        assert page.get_attribute("pre.er7 span[title^='MSH-10']", "title") == "MSH-10 Message control id"
+        page.hover("pre.er7 span[title^='OBX-11']")
+        shot("message-body")
+        page.click("a[href='/patients/1']")
+        assert "CHUM" in page.inner_text("main") and "OK-1" in page.inner_text("main")
+        shot("patient")
 
         page.goto(f"{base}/partners/sil-suspendu")
         page.fill("form[action$='/approve'] input[name=reason]", "contrat renouvelé")
@@ -114,6 +124,24 @@ def test_an_operator_runs_the_hub_from_the_browser(console_hub: tuple[Server, st
         page.click("text=Confirmer / Confirm")
         assert page.inner_text("#ack") == "AA"
         shot("reprocessed")
+
+        page.goto(f"{base}/messages?sender=SUSP&status=refused")
+        page.click("#bulk")
+        assert page.inner_text("#count") == "3"
+        shot("bulk-confirm")
+        page.click("text=Confirmer / Confirm")
+        expect(page.locator("#state")).to_have_text("done", timeout=30_000)  # the progress, updated live
+        assert page.inner_text("#done") == "3" and "AA" in page.inner_text("#job")
+        shot("bulk-done")
+
+        page.goto(f"{base}/certification")
+        shot("certification")
+        page.select_option("select[name=plan]", "tgv-lab-2026.1")
+        for name, value in (("vendor", "Acme"), ("product", "LabSys"), ("version", "5.0")):
+            page.fill(f"input[name={name}]", value)
+        page.click("form[action='/certification/open'] button")
+        assert page.inner_text("#status") == "open" and "en attente / pending" in page.inner_text("main")
+        shot("campaign")
 
         page.goto(f"{base}/partners/sil-a-couper")
         assert "Couper est définitif" in page.inner_text("main")

@@ -69,11 +69,33 @@ class Clock:
         self.now += timedelta(minutes=minutes)
 
 
-def make_console(engine: Engine, clock: Any = None) -> tuple[Console, dict[str, str]]:
+def make_console(engine: Engine, clock: Any = None, hooks: Any = None) -> tuple[Console, dict[str, str]]:
     """A console and the TOTP secrets of `ana` (operator) and `vic` (viewer)."""
     secrets = {}
     for operator_id, role in (("ana", "operator"), ("vic", "viewer")):
         secrets[operator_id] = add(engine, operator_id, operator_id.title(), role, password=PASSWORD,
                                    actor="test").totp_secret  # fmt: skip
-    console = Console(engine, RefusalLimiter(600, 600), reactor=None, clock=clock or (lambda: datetime.now(UTC)))
+    console = Console(engine, RefusalLimiter(600, 600), reactor=None, clock=clock or (lambda: datetime.now(UTC)),
+                      hooks=hooks)  # fmt: skip
     return console, secrets
+
+
+def fill(engine: Engine) -> None:
+    """M1 accepted, M2 from an unknown sender refused."""
+    from helpers import lab_message
+    from lab_engine import LIS_CHUM, register
+
+    from hub.engine.intake import InlineIntake
+    from hub.engine.pipeline import Pipeline
+    from hub.engine.policy import ChannelPolicy
+    from hub.engine.writer import SQLStore
+    from hub.governance.directory import PartnerDirectory
+    from hub.interfaces import Inbound
+
+    register(engine, [LIS_CHUM])
+    directory = PartnerDirectory()
+    directory.refresh(engine)
+    pipeline = Pipeline(channels={"lab": ChannelPolicy("lab", "lab")}, directory=directory)
+    intake = InlineIntake(pipeline, SQLStore(engine, directory=directory), lambda: directory.refresh(engine))
+    for raw in (lab_message("M1"), lab_message("M2", app="NOBODY")):
+        intake.handle(Inbound(raw, "127.0.0.1", "lab", datetime.now(UTC)))

@@ -13,7 +13,7 @@ from .clinical import (
     Patient,
     PatientIdentifier,
 )
-from .console import ConsoleSession, Operator, OperatorEvent
+from .console import ConsoleJob, ConsoleSession, Operator, OperatorEvent
 from .consult import ConsultToken, Refusal, RefusalWithdrawal
 from .intake import JournalEntry, JournalHead, Message
 from .registers import (
@@ -43,6 +43,7 @@ __all__ = [
     "Campaign",
     "CampaignMessage",
     "Certificate",
+    "ConsoleJob",
     "ConsoleSession",
     "ConsultToken",
     "DicomInstance",

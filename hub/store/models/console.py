@@ -48,3 +48,20 @@ class ConsoleSession(Base):
     csrf: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[stamp]
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ConsoleJob(Base):
+    """A bulk action started from the console (a reprocess of a search result) and how far it got."""
+
+    __tablename__ = "console_jobs"
+
+    id: Mapped[pk]
+    operator: Mapped[text]
+    kind: Mapped[str] = mapped_column(String(16))  # reprocess
+    state: Mapped[str] = mapped_column(String(16))  # running, done
+    entries: Mapped[text]  # JSON list of the journal entry ids, in the order they are run
+    total: Mapped[int]
+    done: Mapped[int]
+    outcomes: Mapped[text]  # JSON {ACK code: count}
+    created_at: Mapped[stamp]
+    updated_at: Mapped[stamp]
