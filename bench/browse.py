@@ -2,8 +2,10 @@
 
 The journal is filled in the database itself (a recursive CTE on SQLite, generate_series on
 PostgreSQL): four channels, 95% accepted, 3% rejected with ERR-3 codes, 1% refused, 1% in
-conflict or error, a unique control ID each, spread over 30 days. Each search is the console's
-own query (hub/console/pages.py `search`), first page of 50, run 30 times after 3 warm-ups.
+conflict or error, a unique control ID each, spread over 30 days. One patient (CHUM P-BENCH) has
+20 stored messages among them. Each search is the console's own query (hub/console/pages.py
+`search`, with the patient resolved by hub/console/patients.py `find`), first page of 50, run 30
+times after 3 warm-ups.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
 from bench.pg import pg_reachable, pg_schema
 from hub.console.pages import search
+from hub.console.patients import find
 from hub.store.db import make_engine, upgrade
+from hub.store.models import Message, Patient, PatientIdentifier
 
 ENTRIES = 1_000_000
 _CASE = (
@@ -27,8 +31,10 @@ _CASE = (
 )
 _COLUMNS = (
     "seq, at, status, channel, peer, sha256, size, sending_application, sending_facility, control_id, "
-    "message_type, ack_code, codes, reason, partner_id, decision, operator, prev_hash, hash, raw_sha256, detail"
+    "message_type, ack_code, codes, reason, partner_id, decision, operator, prev_hash, hash, raw_sha256, detail, "
+    "message_id"
 )
+PATIENT_MESSAGES = 20  # stored messages of the one patient, every ENTRIES // 20th entry
 
 
 def _values(x: str, start: str) -> str:
@@ -39,13 +45,27 @@ def _values(x: str, start: str) -> str:
         f"'10.0.0.1', 'ab', 1000, CASE {x} % 10 WHEN 0 THEN 'RIS' ELSE 'SIL' END, 'CHUM', 'C' || {x}, 'ORU^R01', "
         f"CASE WHEN {x} % 100 < 95 THEN 'AA' WHEN {x} % 100 < 98 THEN 'AE' ELSE 'AR' END, "
         f"CASE WHEN {x} % 100 BETWEEN 95 AND 97 THEN CASE {x} % 3 WHEN 0 THEN '103' WHEN 1 THEN '101,104' ELSE '102' "
-        "END ELSE '' END, '', '', '', '', '', '', '', ''"
+        "END ELSE '' END, '', '', '', '', '', '', '', '', "
+        f"CASE WHEN {x} % {ENTRIES // PATIENT_MESSAGES} = 0 THEN {x} / {ENTRIES // PATIENT_MESSAGES} ELSE NULL END"
     )
+
+
+def _patient(conn: Any, first: datetime) -> None:
+    """One patient and their stored messages, which the journal's every 50,000th entry names."""
+    conn.execute(insert(Patient).values(id=1, created_at=first, updated_at=first))
+    conn.execute(insert(PatientIdentifier).values(patient_id=1, authority="CHUM", value="P-BENCH", type_code="MR"))
+    conn.execute(insert(Message), [
+        {"id": n, "channel": "lab", "peer": "10.0.0.1", "sending_application": "SIL", "sending_facility": "CHUM",
+         "control_id": f"P{n}", "message_type": "ORU^R01", "version": "2.5.1", "charset": "utf-8", "sha256": "ab",
+         "raw": b"MSH", "ack": b"MSA|AA", "ack_code": "AA", "patient_id": 1, "received_at": first, "stored_at": first}
+        for n in range(1, PATIENT_MESSAGES + 1)
+    ])  # fmt: skip
 
 
 def _fill(engine: Any, backend: str) -> None:
     first = datetime.now(UTC) - timedelta(days=30)
     with engine.begin() as conn:
+        _patient(conn, first)
         if backend == "sqlite":
             start = f"datetime('{first:%Y-%m-%d %H:%M:%S}', '+' || (x * 2) || ' seconds')"
             conn.execute(text(
@@ -68,13 +88,16 @@ SEARCHES: dict[str, dict[str, str]] = {
     "ERR-3 code 205 (none: a scan)": {"code": "205"},
     "sender RIS, one day": {"sender": "RIS", "since": "", "until": ""},
     "no filter, page 2": {},
+    "patient CHUM:P-BENCH": {"patient": "CHUM:P-BENCH"},
 }
 
 
 def _timed(engine: Any, filters: dict[str, str], before: int | None) -> float:
     start = time.perf_counter()
     with engine.connect() as conn:
-        search(conn, filters, before)
+        chosen = find(conn, filters["patient"]) if filters.get("patient") else None
+        rows, _ = search(conn, filters, before, chosen)
+    assert rows or not filters.get("patient"), "the patient search found nothing"
     return (time.perf_counter() - start) * 1000
 
 

@@ -1,87 +1,127 @@
-"""End to end: msg/s and latency of our hub beside python-hl7's peer, and per domain and transport."""
+"""End to end: msg/s, latency and CPU per message of every server, driven by the native load generator.
+
+The servers: Twisted answering a canned ACK (the ceiling: the loopback and the reactor alone),
+python-hl7's asyncio server (parse and ACK, nothing stored), and our durable hub on SQLite and
+PostgreSQL with 1 and 2 workers. The client is bench/loadgen.c (bench/native.py): pthreads,
+blocking sockets, one outstanding message per connection, a few µs of CPU per message.
+"""
 
 from __future__ import annotations
 
+import itertools
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from bench import native
 from bench.load import load
 from bench.messages import oru, radiology, rde
 from bench.pg import analyze, pg_reachable, pg_schema
-from bench.processes import Started, cpu_ticks, start_domains_hub, start_hub, start_peer, stop, tree_cpu
+from bench.processes import (
+    ROOT,
+    Started,
+    cpu_ticks,
+    free_port,
+    start_domains_hub,
+    start_hub,
+    start_peer,
+    stop,
+    tree_cpu,
+    wait_port,
+)
 from bench.table import Row
 
 CONNECTIONS = (1, 8, 64)
+WARMUP = 5  # messages per connection before each measured run
 STEAL: list[float] = []  # % of the machine's CPU time the hypervisor took during the end-to-end runs
+PEER = "python-hl7 asyncio"
+CEILING = "twisted canned ACK"
 
 Target = tuple[str, Callable[[], Started], str]  # (label, how to start it, its PostgreSQL URL or "")
 Running = tuple[str, subprocess.Popen[bytes], int]  # (label, process, port)
+_RUNS = itertools.count(1)  # each run's control-ID prefix: R1, R2, … (disjoint against one hub)
+
+
+def start_canned() -> Started:
+    """bench/canned.py as a subprocess."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bench.canned", str(port)], cwd=ROOT)
+    wait_port(port, proc)
+    return proc, port
 
 
 def _targets(tmp: Path) -> list[Target]:
-    """Our hub on SQLite (1 and 2 workers), on PostgreSQL when it answers, and the peer last."""
+    """The ceiling, the peer, then our hub on SQLite (1 and 2 workers) and PostgreSQL when it answers."""
     targets: list[Target] = [
-        ("passerelle sqlite", partial(start_hub, f"sqlite:///{tmp / 'bench1.db'}", tmp), ""),
-        ("passerelle sqlite, 2 wkr", partial(start_hub, f"sqlite:///{tmp / 'bench2.db'}", tmp, workers=2), ""),
-        ("python-hl7 peer", start_peer, ""),
+        (CEILING, start_canned, ""),
+        (PEER, start_peer, ""),
+        ("hub sqlite, 1 wkr", partial(start_hub, f"sqlite:///{tmp / 'bench1.db'}", tmp), ""),
+        ("hub sqlite, 2 wkr", partial(start_hub, f"sqlite:///{tmp / 'bench2.db'}", tmp, workers=2), ""),
     ]
     if pg_reachable():
-        for workers, label in ((1, "passerelle postgresql"), (2, "passerelle pg, 2 wkr")):
+        for workers in (1, 2):
             url = pg_schema()
-            targets.insert(-1, (label, partial(start_hub, url, tmp, workers=workers), url))
+            targets.append((f"hub postgresql, {workers} wkr", partial(start_hub, url, tmp, workers=workers), url))
     return targets
 
 
-def _measure(name: str, server: subprocess.Popen[bytes], port: int, connections: int, per_run: int) -> dict[str, float]:
-    """One run against one server: the load's figures, with the server's and the client's CPU per message."""
-    tag = f"{name[:2]}{connections}x{time.time_ns()}"
-    before, client = tree_cpu(server.pid), time.process_time()
-    result = load(port, connections, per_run // connections, tag)
-    result["cpu_us"] = (tree_cpu(server.pid) - before) / result["messages"] * 1e6
-    result["client_cpu_us"] = (time.process_time() - client) / result["messages"] * 1e6
-    return result
+def _measure(running: Running, connections: int, per_run: int, binary: Path) -> Row:
+    """One run: the generator's figures, the server's CPU per message (warm-up included), the client's."""
+    _name, server, port = running
+    before = tree_cpu(server.pid)
+    result = native.run(binary, port, connections, per_run, native.oru_template(), warmup=WARMUP,
+                        prefix=f"R{next(_RUNS)}")  # fmt: skip
+    served = result["messages"] + WARMUP * connections
+    negative = sum(result["negative"].values())
+    return {
+        "msg_per_s": result["msg_per_s"], "p50_ms": result["p50_ms"] or 0.0, "p90_ms": result["p90_ms"] or 0.0,
+        "p99_ms": result["p99_ms"] or 0.0, "max_ms": result["max_ms"] or 0.0, "messages": result["messages"],
+        "accepted": result["messages"] - negative, "negative": negative, "errors": result["errors"],
+        "cpu_us": (tree_cpu(server.pid) - before) / served * 1e6 if served else 0.0,
+        "client_cpu_us": result["client_cpu_us_per_msg"],
+    }  # fmt: skip
 
 
-def _best_rounds(started: list[Running], per_run: int, rounds: int) -> dict[tuple[str, int], dict[str, float]]:
+def _best_rounds(started: list[Running], per_run: int, rounds: int, binary: Path) -> dict[tuple[str, int], Row]:
     """Each (server, connections) run `rounds` times, every server back to back; each keeps its best."""
-    best: dict[tuple[str, int], dict[str, float]] = {}
+    best: dict[tuple[str, int], Row] = {}
     for _round in range(rounds):
         for connections in CONNECTIONS:
-            for name, server, port in started:
-                result = _measure(name, server, port, connections, per_run)
-                key = (name, connections)
+            for running in started:
+                result = _measure(running, connections, per_run, binary)
+                key = (running[0], connections)
                 if key not in best or result["msg_per_s"] > best[key]["msg_per_s"]:
                     best[key] = result
     return best
 
 
 def e2e_bench(per_run: int, rounds: int = 2) -> list[Row]:
-    """Our hub (SQLite, and PostgreSQL when reachable; 1 and 2 workers) beside the python-hl7 peer.
+    """Every server at 1, 8 and 64 connections, side by side in one run, each keeping its best round.
 
-    Every server is started (and warmed up with 200 messages) first. Then, `rounds` times, for
-    each connection count, every server runs back to back: the peer and the hubs are measured
-    at the same moment of a shared machine, and each row keeps its best round (as the
-    micro-benchmarks keep their best: the slower rounds measure the neighbours).
+    Every server is started and warmed up (200 messages) first. Then, `rounds` times, for each
+    connection count, every server runs back to back: they are measured at the same moment of a
+    shared machine, and each row keeps its best round (the slower rounds measure the neighbours).
 
     On PostgreSQL the bench runs ANALYZE after the warm-up, as autovacuum does on a live
     database within a minute: a fresh schema has no statistics, and PostgreSQL would plan
     sequential scans for the writer's per-batch key lookups.
     """
+    binary = native.build()
     with tempfile.TemporaryDirectory() as tmpdir:
         started: list[Running] = []
         try:
             for name, starter, pg_url in _targets(Path(tmpdir)):
                 proc, port = starter()
                 started.append((name, proc, port))
-                load(port, 1, 200, f"warm{time.time_ns()}")
+                native.run(binary, port, 1, 200, native.oru_template(), warmup=0, prefix=f"W{len(started)}")
                 if pg_url:
                     analyze(pg_url)
             steal_start = cpu_ticks()
-            best = _best_rounds(started, per_run, rounds)
+            best = _best_rounds(started, per_run, rounds, binary)
             steal, total = (b - a for a, b in zip(steal_start, cpu_ticks(), strict=True))
             STEAL.append(100 * steal / total if total else 0.0)
         finally:

@@ -37,25 +37,71 @@ def print_big_parse(big: dict[str, float]) -> None:
 
 
 def print_e2e(e2e: list[Row], per_run: int, steal: list[float]) -> None:
-    """Each server at 1, 8 and 64 connections, and its rate as a multiple of the peer's."""
-    peer = {r["connections"]: r["msg_per_s"] for r in e2e if r["server"] == "python-hl7 peer"}
+    """Each server at 1, 8 and 64 connections, its rate as a multiple of the peer's, both sides' CPU."""
+    peer = {r["connections"]: r["msg_per_s"] for r in e2e if r["server"] == "python-hl7 asyncio"}
     rounds = e2e[0]["rounds"] if e2e else 0
     print(
-        f"\nEnd to end over MLLP, {per_run} messages per run, one outstanding per connection;"
-        f" best of {rounds} rounds, every server back to back in each"
+        f"\nEnd to end over MLLP, native client (bench/loadgen.c), {per_run} messages per run, one outstanding"
+        f" per connection; best of {rounds} rounds, every server back to back in each"
     )
     if steal:
         print(f"  (CPU stolen by the hypervisor during these runs: {steal[0]:.0f}% of the machine's time)")
-    print(f"  {'server':24} " + " ".join(f"{h:>{w}}" for h, w in WIDTHS.items()) + f" {'cpu µs':>7} {'client':>7}")
+    print(
+        f"  {'server':24} " + " ".join(f"{h:>{w}}" for h, w in WIDTHS.items())
+        + f" {'srv µs':>7} {'cli µs':>7} {'errors':>6}"
+    )  # fmt: skip
     for r in e2e:
         ratio = r["msg_per_s"] / peer[r["connections"]] if peer.get(r["connections"]) else 0.0
         print(
             f"  {r['server']:24} {r['connections']:5d} {r['msg_per_s']:9.0f} {r['p50_ms']:8.2f} "
             f"{r['p90_ms']:8.2f} {r['p99_ms']:8.2f} {r['accepted']:6d} {ratio:7.2f} {r['cpu_us']:7.0f}"
-            f" {r['client_cpu_us']:7.0f}"
+            f" {r['client_cpu_us']:7.1f} {r['errors'] + r['negative']:6d}"
         )
-    print("  cpu µs: the server's CPU time (user + system, all its processes) per message, from /proc;")
-    print("  client: the load generator's own (this process), which shares the machine's cores with the server")
+    print("  srv µs: the server's CPU time (user + system, all its processes, warm-up included) per message;")
+    print("  cli µs: the native client's, measured phase; errors: no answer, plus negative ACKs")
+
+
+def _row(e2e: list[Row], server: str, connections: int) -> Row | None:
+    return next((r for r in e2e if r["server"] == server and r["connections"] == connections), None)
+
+
+def targets(e2e: list[Row]) -> list[tuple[str, str, float | None, bool | None]]:
+    """(figure, target, measured, met) for the speed targets, from this run's rows."""
+
+    def rate(server: str, connections: int) -> float | None:
+        row = _row(e2e, server, connections)
+        return row["msg_per_s"] if row else None
+
+    hubs8 = [r for r in e2e if r["connections"] == 8 and r["server"].startswith("hub ")]
+    pg8 = max((r["msg_per_s"] for r in hubs8 if "postgresql" in r["server"]), default=None)
+    pg1 = max((r["msg_per_s"] for r in e2e if r["connections"] == 1 and "postgresql" in r["server"]), default=None)
+    sqlite1 = max((r["msg_per_s"] for r in e2e if r["connections"] == 1 and "hub sqlite" in r["server"]), default=None)
+    best8 = max(hubs8, key=lambda r: r["msg_per_s"], default=None)
+    peer8 = rate("python-hl7 asyncio", 8)
+    figures: list[tuple[str, str, float | None, float, bool]] = [
+        ("msg/s at 8 connections, SQLite, 2 workers", ">= 2,500", rate("hub sqlite, 2 wkr", 8), 2500, True),
+        ("msg/s at 8 connections, PostgreSQL", ">= 1,500", pg8, 1500, True),
+        ("msg/s at 1 connection, SQLite", ">= 1,000", sqlite1, 1000, True),
+        ("msg/s at 1 connection, PostgreSQL", ">= 500", pg1, 500, True),
+        ("p99 ms at 8 connections (best hub)", "<= 20", best8["p99_ms"] if best8 else None, 20, False),
+        ("x python-hl7 at 8 connections (best hub)", ">= 2.5",
+         best8["msg_per_s"] / peer8 if best8 and peer8 else None, 2.5, True),
+        ("hub CPU µs per message at 8 connections (best hub)", "<= 500", best8["cpu_us"] if best8 else None, 500,
+         False),
+    ]  # fmt: skip
+    return [
+        (name, goal, value, None if value is None else (value >= limit if higher else value <= limit))
+        for name, goal, value, limit, higher in figures
+    ]
+
+
+def print_targets(e2e: list[Row]) -> None:
+    """The speed targets, met or missed, from the end-to-end rows of this run."""
+    print("\nTargets (this run, 2-core machine, durable and validated)")
+    for name, goal, value, met in targets(e2e):
+        shown = "–" if value is None else f"{value:,.1f}"
+        verdict = "–" if met is None else ("met" if met else "MISSED")
+        print(f"  {name:52} {goal:>9} {shown:>10}  {verdict}")
 
 
 def print_domains(domains: list[Row], per_run: int) -> None:
@@ -94,7 +140,7 @@ def print_hostile(hostile: list[Row]) -> None:
 
 def print_budget(e2e: list[Row], floor: list[dict[str, float]], target: float = 5000) -> None:
     """The CPU left per message at the 8-connection target, after the parts that are not the hub's code."""
-    clients = [r["client_cpu_us"] for r in e2e if r["connections"] == 8 and r["server"].startswith("passerelle sqlite")]
+    clients = [r["client_cpu_us"] for r in e2e if r["connections"] == 8 and r["server"].startswith("hub sqlite")]
     sqlite_cpu = next(r["sqlite_cpu_us"] for r in floor if r["batch"] == 8)
     if not clients:
         return

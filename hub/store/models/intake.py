@@ -93,3 +93,5 @@ Index("ix_journal_control_id", JournalEntry.control_id)
 Index("ix_journal_status_id", JournalEntry.status, JournalEntry.id)
 Index("ix_journal_ack_code_id", JournalEntry.ack_code, JournalEntry.id)
 Index("ix_journal_at", JournalEntry.at)
+# Migration 0011: a message's entries, and a patient's messages in the browser.
+Index("ix_journal_message_id", JournalEntry.message_id)

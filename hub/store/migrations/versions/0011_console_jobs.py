@@ -1,4 +1,8 @@
-"""The console's bulk jobs: a reprocess of a search result, its progress readable from any worker.
+"""The console's bulk jobs, and the journal by message for a patient's search.
+
+- ``console_jobs``: a reprocess of a search result, its progress readable from any worker;
+- ``ix_journal_message_id``: the entries of a message (its page) and of a patient's messages
+  (the browser's patient filter) without a scan of the journal.
 
 Revision ID: 0011
 Revises: 0010
@@ -31,8 +35,10 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
+    op.create_index("ix_journal_message_id", "journal", ["message_id"])
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    op.drop_index("ix_journal_message_id", "journal")
     op.drop_table("console_jobs")
