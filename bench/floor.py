@@ -43,6 +43,10 @@ if TYPE_CHECKING:  # the hub's modules are imported where used: `python -m bench
     from hub.interfaces import Inbound
 
 BATCHES = (1, 8, 64)
+# The journal indexes the console's browser needs (migrations 0009, 0011): what they cost each write.
+CONSOLE_INDEXES = (
+    "ix_journal_control_id", "ix_journal_status_id", "ix_journal_ack_code_id", "ix_journal_at", "ix_journal_message_id",
+)  # fmt: skip
 PER_BATCH_SIZE = 1024  # messages per measured run
 
 
@@ -190,7 +194,14 @@ def _run(batch: int, messages: int) -> dict[str, float]:
             src.backup(dst)
         recorded, commit = _recorded_commits(store, prepared, batch)
         engine.dispose()
+        bare = str(tmp / "bare.db")  # the same, without the console's five journal indexes
+        with sqlite3.connect(before) as src, sqlite3.connect(bare) as dst:
+            src.backup(dst)
+        with sqlite3.connect(bare) as conn:
+            for index in CONSOLE_INDEXES:
+                conn.execute(f'DROP INDEX "{index}"')
         alone = _replay(before, recorded)
+        alone_bare = _replay(bare, recorded)
         if _counts(before) != _counts(path):  # the replay must have written everything the hub did
             raise RuntimeError("the replayed database differs from the hub's: a statement was not recorded")
         return {
@@ -200,6 +211,7 @@ def _run(batch: int, messages: int) -> dict[str, float]:
             "commit_cpu_us": commit[1] / messages * 1e6,
             "sqlite_wall_us": alone[0] / messages * 1e6,
             "sqlite_cpu_us": alone[1] / messages * 1e6,
+            "sqlite_bare_cpu_us": alone_bare[1] / messages * 1e6,
             "statements_per_batch": sum(len(s) for s in recorded) / len(recorded),
             "fsync_us": _fsync_us(tmp),
         }
@@ -221,15 +233,17 @@ def floor_bench(messages: int = PER_BATCH_SIZE, rounds: int = 3) -> list[dict[st
 def print_floor(rows: list[dict[str, float]]) -> None:
     """The table and the ceilings it implies."""
     print("\nWhere the time goes, in one process (SQLite WAL FULL; µs per message; the 2 KB ORU)")
-    head = ("batch", "prepare", "commit", "commit cpu", "SQLite alone", "its cpu", "stmts", "fsync")
+    head = ("batch", "prepare", "commit", "commit cpu", "SQLite alone", "its cpu", "w/o 5 idx", "stmts", "fsync")
     print("  " + " ".join(f"{h:>12}" for h in head))
     for r in rows:
         print(
             f"  {r['batch']:12.0f} {r['prepare_cpu_us']:12.0f} {r['commit_wall_us']:12.0f} {r['commit_cpu_us']:12.0f}"
-            f" {r['sqlite_wall_us']:12.0f} {r['sqlite_cpu_us']:12.0f} {r['statements_per_batch']:12.1f}"
+            f" {r['sqlite_wall_us']:12.0f} {r['sqlite_cpu_us']:12.0f} {r['sqlite_bare_cpu_us']:12.0f}"
+            f" {r['statements_per_batch']:12.1f}"
             f" {r['fsync_us']:12.0f}"
         )
-    print("  SQLite alone: the same statements and parameters replayed by sqlite3, nothing else (bench/floor.py)")
+    print("  SQLite alone: the same statements and parameters replayed by sqlite3, nothing else (bench/floor.py);")
+    print("  w/o 5 idx: its CPU once the console's five journal indexes are dropped (what they cost intake)")
     by = {int(r["batch"]): r for r in rows}
     one, eight = by[1], by[8]
     print(

@@ -69,9 +69,9 @@ def _mount_tmpfs(path: Path, size: str) -> bool:
 
 
 def test_full_disk_under_sqlite_gives_negative_acks_and_no_crash(tmp_path: Path, server_factory: ServerFactory) -> None:
-    """On a full 2 MB tmpfs the hub answers AR 207, never AA, stays up, and accepts again once space frees."""
+    """On a full 4 MB tmpfs the hub answers AR 207, never AA, stays up, and accepts again once space frees."""
     disk = tmp_path / "disk"
-    if not _mount_tmpfs(disk, "2m"):
+    if not _mount_tmpfs(disk, "4m"):
         pytest.skip("needs root and mount to make a small tmpfs (CI has both)")
     try:
         server = server_factory(f"sqlite:///{disk / 'hub.db'}")
@@ -86,6 +86,8 @@ def test_full_disk_under_sqlite_gives_negative_acks_and_no_crash(tmp_path: Path,
                         f.flush()
                 except OSError:
                     pass
+            # The space the hub gets back below must be the filler's: the schema and its WAL fit with room.
+            assert filler.stat().st_size >= 4 * 65536, "the tmpfs was full before the filler: make it larger"
             big = lab_message("D-2").replace(b"||5.4|", b"|TX|" + b"x" * 60_000 + b"|")
             codes = [parse_ack(client.send(big.replace(b"D-2", f"D-{n}".encode()))) for n in range(2, 6)]
             assert all(a.code == "AR" and "|207^" in a.errors[0] for a in codes)
