@@ -10,7 +10,6 @@ from sqlalchemy import Connection, Table, func, select
 
 from hub.hl7.errors import CODE_TEXT, Code
 from hub.store.models import (
-    AuditOutbox,
     ImagingOrder,
     ImagingReport,
     JournalEntry,
@@ -24,7 +23,6 @@ from hub.store.models import (
 from .patients import message_ids as patient_message_ids
 
 journal = cast(Table, JournalEntry.__table__)
-outbox = cast(Table, AuditOutbox.__table__)
 messages = cast(Table, Message.__table__)
 PAGE = 50
 FILTERS = ("control_id", "sender", "channel", "status", "ack_code", "code", "since", "until", "patient")
@@ -83,11 +81,6 @@ def dashboard(conn: Connection, now: datetime) -> dict[str, Any]:
     ).first()
     return {"channels": dict(sorted(channels.items())), "refused": refused, "errors": errors, "head": head,
             "verified": verified}  # fmt: skip
-
-
-def audit_waiting(conn: Connection) -> int:
-    """Security events not yet delivered to the audit collector."""
-    return int(conn.execute(select(func.count()).where(outbox.c.sent_at.is_(None))).scalar_one())
 
 
 def _aware(moment: datetime) -> datetime:

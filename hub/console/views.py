@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.governance.journal import ChainWriter
 from hub.interfaces import WebReply, WebRequest
+from hub.store.queries import audit_waiting
 
 from . import bulk, pages, patients
 from .sessions import Session
@@ -156,5 +157,5 @@ def dashboard_extras(console: Console, now: datetime) -> dict[str, Any]:
     """The writer's queue in this process, and what waits for the audit collector."""
     depth = console.hooks.queue_depth() if console.hooks.queue_depth is not None else None
     with console.engine.connect() as conn:
-        waiting = pages.audit_waiting(conn)
+        waiting = audit_waiting(conn)
     return {"queue_depth": depth, "audit_waiting": waiting, "now": now.isoformat(timespec="seconds")}

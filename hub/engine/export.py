@@ -35,6 +35,7 @@ from hub.config import Config
 from hub.config.model import AuditExportConfig
 from hub.governance.atna import Source, audit_of, syslog_frame
 from hub.store.models import AuditLease, AuditOutbox, JournalEntry
+from hub.store.queries import audit_waiting
 
 log = structlog.get_logger("passerelle.audit")
 outbox = cast(Table, AuditOutbox.__table__)
@@ -78,7 +79,7 @@ def pending(engine: Engine, source: Source, payload_format: str, limit: int) -> 
 def backlog(engine: Engine) -> int:
     """How many events wait for the collector."""
     with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).where(outbox.c.sent_at.is_(None))).scalar_one())
+        return audit_waiting(conn)
 
 
 def status(engine: Engine) -> dict[str, Any]:

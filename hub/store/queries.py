@@ -6,11 +6,12 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session
 
 from hub.store import patient_view
 from hub.store.models import (
+    AuditOutbox,
     DicomInstance,
     ImagingDocument,
     ImagingOrder,
@@ -22,6 +23,11 @@ from hub.store.models import (
     Patient,
     PatientIdentifier,
 )
+
+
+def audit_waiting(conn: Connection) -> int:
+    """Security events not yet delivered to the audit collector (the console's board, `audit status`)."""
+    return int(conn.execute(select(func.count()).where(AuditOutbox.sent_at.is_(None))).scalar_one())
 
 
 def list_messages(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:

@@ -149,22 +149,13 @@ def test_a_tls_attempt_is_journaled_and_replayed_with_the_certificate_it_present
     from datetime import UTC, datetime
 
     from helpers import lab_message
-    from lab_engine import LIS_CHUM, register
+    from lab_engine import registered_intake
 
     from hub.console.actions import attempt_bytes, replay
-    from hub.engine.intake import InlineIntake
-    from hub.engine.pipeline import Pipeline
-    from hub.engine.policy import ChannelPolicy
-    from hub.engine.writer import SQLStore
-    from hub.governance.directory import PartnerDirectory
     from hub.governance.journal import verify
     from hub.interfaces import Inbound
 
-    register(engine, [LIS_CHUM])
-    directory = PartnerDirectory()
-    directory.refresh(engine)
-    pipeline = Pipeline(channels={"lab": ChannelPolicy("lab", "lab")}, directory=directory)
-    intake = InlineIntake(pipeline, SQLStore(engine, directory=directory), lambda: directory.refresh(engine))
+    intake = registered_intake(engine)
     fingerprint = ":".join(["AB"] * 32)
     intake.handle(Inbound(lab_message("TLS-1"), "127.0.0.1", "lab", datetime.now(UTC), tls_fingerprint=fingerprint))
     entry = _journal(engine)[-1]

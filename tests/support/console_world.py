@@ -83,19 +83,10 @@ def make_console(engine: Engine, clock: Any = None, hooks: Any = None) -> tuple[
 def fill(engine: Engine) -> None:
     """M1 accepted, M2 from an unknown sender refused."""
     from helpers import lab_message
-    from lab_engine import LIS_CHUM, register
+    from lab_engine import registered_intake
 
-    from hub.engine.intake import InlineIntake
-    from hub.engine.pipeline import Pipeline
-    from hub.engine.policy import ChannelPolicy
-    from hub.engine.writer import SQLStore
-    from hub.governance.directory import PartnerDirectory
     from hub.interfaces import Inbound
 
-    register(engine, [LIS_CHUM])
-    directory = PartnerDirectory()
-    directory.refresh(engine)
-    pipeline = Pipeline(channels={"lab": ChannelPolicy("lab", "lab")}, directory=directory)
-    intake = InlineIntake(pipeline, SQLStore(engine, directory=directory), lambda: directory.refresh(engine))
+    intake = registered_intake(engine)
     for raw in (lab_message("M1"), lab_message("M2", app="NOBODY")):
         intake.handle(Inbound(raw, "127.0.0.1", "lab", datetime.now(UTC)))

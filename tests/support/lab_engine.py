@@ -54,6 +54,15 @@ def register(engine: Engine, specs: list[PartnerSpec], operator: str = "alice") 
     return import_specs(engine, specs, operator)
 
 
+def registered_intake(engine: Engine) -> InlineIntake:
+    """LIS/CHUM registered in `engine`, and an inline intake on its lab channel, as the hub builds one."""
+    register(engine, [LIS_CHUM])
+    directory = PartnerDirectory()
+    directory.refresh(engine)
+    lab = Pipeline(channels={"lab": ChannelPolicy("lab", "lab")}, directory=directory)
+    return InlineIntake(lab, SQLStore(engine, directory=directory), lambda: directory.refresh(engine))
+
+
 def lab_directory() -> PartnerDirectory:
     """A directory holding LIS/CHUM, a partner of the CHUM hospital, assigning the CHUM authority."""
     return PartnerDirectory.from_specs([LIS_CHUM], organization_types={"chum": "hospital"})
