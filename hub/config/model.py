@@ -49,6 +49,8 @@ class IntakeConfig(_Strict):
     """The group-commit writer."""
 
     max_batch: Annotated[int, Field(ge=1, le=10_000)] = 500
+    # how long the writer waits for the senders it just answered before committing (0: never)
+    gather_ms: Annotated[float, Field(ge=0, le=50)] = 1.0
     # frames waiting for the writer, all channels together, before the listeners stop reading
     max_queued: Annotated[int, Field(ge=1, le=1_000_000)] = 5000
 

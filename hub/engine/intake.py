@@ -168,6 +168,9 @@ class InlineIntake:
         callback()
 
 
+_Item = tuple[Inbound, Deferred[Reply | None]]
+
+
 class GroupCommitIntake:
     """The production handler: a writer thread batching everything that queued up."""
 
@@ -178,6 +181,7 @@ class GroupCommitIntake:
         call_from_thread: Callable[..., Any],
         *,
         max_batch: int = 500,
+        gather_s: float = 0.001,
         refresh: Callable[[], object] = lambda: None,
         max_queued: int = 5000,
         on_death: Callable[[], object] = lambda: None,
@@ -191,7 +195,9 @@ class GroupCommitIntake:
         self.store = store
         self.call_from_thread = call_from_thread
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[tuple[Inbound, Deferred[Reply | None]] | None] = queue.SimpleQueue()
+        self.gather_s = gather_s
+        self._expect = 1
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         # The writer logs with the context it was made in (a worker's `worker=N`, for one).
         context = contextvars.copy_context()
         self._thread = threading.Thread(target=context.run, args=(self._run,), name="passerelle-writer", daemon=True)
@@ -241,6 +247,38 @@ class GroupCommitIntake:
         self._queue.put((inbound, d))
         return d
 
+    def _gather(self, first: _Item) -> tuple[list[_Item], bool]:
+        """The batch that starts with `first`, and whether the stop mark came after it.
+
+        Everything queued is taken; then, for at most `gather_s`, the writer waits for as many
+        frames as the last commit answered plus those left queued after it: the senders it
+        answered send their next message within a few hundred µs, and without the wait their
+        frames split into a batch of one or two and a batch of the rest, paying the
+        transaction's fixed cost twice (docs/design.md, "Group commit"). A lone sender is
+        never kept waiting: its next batch is expected to hold one frame.
+        """
+        items = [first]
+        expect = min(self._expect, self.max_batch)
+        deadline = 0.0
+        while len(items) < self.max_batch:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                if len(items) >= expect:
+                    break
+                now = time.monotonic()
+                deadline = deadline or now + self.gather_s
+                if now >= deadline:
+                    break
+                try:
+                    nxt = self._queue.get(timeout=deadline - now)
+                except queue.Empty:
+                    break
+            if nxt is None:
+                return items, True
+            items.append(nxt)
+        return items, False
+
     def _run(self) -> None:
         try:
             self._loop()
@@ -259,17 +297,7 @@ class GroupCommitIntake:
             first = self._queue.get()
             if first is None:
                 return
-            items = [first]
-            stop = False
-            while len(items) < self.max_batch:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                items.append(nxt)
+            items, stop = self._gather(first)
             metrics.QUEUE.set(self._queue.qsize())
             if self._waiters and self._queue.qsize() < self.max_queued // 2:
                 self.call_from_thread(self._wake)
@@ -280,6 +308,8 @@ class GroupCommitIntake:
             except Exception as exc:  # a bug, not a database failure: answer nothing, keep serving
                 log.error("batch_failed", error=type(exc).__name__, count=len(items))
                 replies = [None] * len(items)
+            # who will be waiting for the next commit: the senders answered now, and those queued meanwhile
+            self._expect = len(items) + self._queue.qsize()
             self.call_from_thread(_deliver, [d for _i, d in items], replies)
             if stop:
                 return

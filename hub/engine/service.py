@@ -185,6 +185,7 @@ def build(config: Config, reactor: Any, sockets: dict[str, Any] | None = None, i
         ),
         reactor.callFromThread,
         max_batch=config.intake.max_batch,
+        gather_s=config.intake.gather_ms / 1000,
         max_queued=config.intake.max_queued,
         refresh=lambda: directory.refresh(engine),
         on_death=lambda: _writer_died(hub, reactor),

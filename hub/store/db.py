@@ -130,18 +130,19 @@ class WriterLock:
 
     SQLite's own busy handler polls: a writer that finds the database locked sleeps 1, 2, 5, 10
     … 100 ms before it tries again, whatever the other writer's transaction takes (about 1 ms
-    here). Under ``serve --workers N`` that sleep, not the work, set the tail latency (p99 of
-    102 ms at 8 connections). A writer waiting for the ``flock`` retries within 0.2 to 2 ms of
-    the lock being let go, and the kernel lets it go if the holder dies; past the busy timeout it
-    gives up (TimeoutError: the batch gets AR 207), so a stuck writer elsewhere can't stall it.
-    Writers outside the hub (the CLI, an import) still meet SQLite's busy handler, as before; the
-    lock only orders the hub's own.
+    here). A writer that finds this lock taken blocks in ``flock`` until the kernel hands it
+    over, the moment the holder lets go or dies: no sleep between tries, which under ``serve
+    --workers 2`` cost a quarter of the throughput (docs/design.md). The blocking call runs in a
+    short-lived thread on a descriptor of its own, so the writer can give up past the busy
+    timeout (TimeoutError: the batch gets AR 207) and a stuck writer elsewhere can't stall it; a
+    wait given up releases the lock as soon as it gets it. Writers outside the hub (the CLI, an
+    import) still meet SQLite's busy handler; the lock only orders the hub's own.
     """
 
     def __init__(self, path: Path, timeout_s: float = 5.0) -> None:
         self.path = path
         self.timeout_s = timeout_s
-        self._fd: int | None = None
+        self._fd: int | None = None  # this writer's descriptor for the uncontended case
         self._mutex = threading.Lock()  # flock is per open file: threads of one process queue here
 
     @contextlib.contextmanager
@@ -151,29 +152,58 @@ class WriterLock:
         if not self._mutex.acquire(timeout=self.timeout_s):
             raise TimeoutError(f"writer lock not taken in {self.timeout_s} s")
         try:
-            if self._fd is None:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            self._take(deadline)
+            fd = self._take(deadline)
             try:
                 yield
             finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                if fd != self._fd:
+                    os.close(fd)
         finally:
             self._mutex.release()
 
-    def _take(self, deadline: float) -> None:
-        """flock, waiting until `deadline`: at once when free, else in short steps (0.2 to 2 ms)."""
-        assert self._fd is not None
-        pause = 0.0002
-        while True:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    def _take(self, deadline: float) -> int:
+        """The descriptor holding the lock: this writer's own when free, else one a waiter got in time."""
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return self._fd
+        except BlockingIOError:
+            pass
+        waiter = _LockWait(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        if waiter.wait(deadline - time.monotonic()):
+            return waiter.fd
+        raise TimeoutError(f"writer lock not taken in {self.timeout_s} s")
+
+
+class _LockWait:
+    """One blocking ``flock`` in a thread of its own, on a descriptor of its own."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._granted = threading.Event()
+        self._guard = threading.Lock()
+        self._abandoned = False
+        threading.Thread(target=self._block, name="passerelle-writer-lock", daemon=True).start()
+
+    def _block(self) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_EX)  # the GIL is let go while the kernel holds us
+        with self._guard:
+            if not self._abandoned:
+                self._granted.set()
                 return
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise TimeoutError(f"writer lock not taken in {self.timeout_s} s") from None
-                time.sleep(pause)
-                pause = min(pause * 2, 0.002)
+        os.close(self.fd)  # given up meanwhile: closing the descriptor releases the lock
+
+    def wait(self, timeout: float) -> bool:
+        """True once the lock is held through `fd`; False (and given up) past `timeout`."""
+        if self._granted.wait(max(0.0, timeout)):
+            return True
+        with self._guard:
+            if self._granted.is_set():  # granted between the timeout and the guard
+                return True
+            self._abandoned = True
+        return False
 
 
 def writer_lock(engine: Engine, timeout_s: float = 5.0) -> Callable[[], AbstractContextManager[None]]:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from fakes import ack_of
 from lab_engine import LIS_CHUM, CountingStore, count, lab_directory, oru, pipeline, register, send
 from sqlalchemy import Engine, select
@@ -19,7 +23,7 @@ from hub.engine.writer import SQLStore
 from hub.governance.directory import PartnerDirectory
 from hub.governance.partners import change_state
 from hub.interfaces import Inbound, Reply
-from hub.store.db import make_engine, upgrade, writer_lock
+from hub.store.db import WriterLock, make_engine, upgrade, writer_lock
 from hub.store.models import JournalEntry, LabOrder, Message
 
 
@@ -128,3 +132,28 @@ def test_a_cut_after_the_directory_was_loaded_is_in_force_at_the_next_commit(eng
     with engine.connect() as conn:
         decisions = conn.execute(select(JournalEntry.control_id, JournalEntry.decision)).all()
     assert ("K2", "cut") in decisions
+
+
+def test_a_writer_that_gave_up_on_the_lock_lets_it_go_as_soon_as_it_gets_it(tmp_path: Path) -> None:
+    """Past the timeout the writer raises; the wait it left behind releases the lock the moment it is granted."""
+    path = tmp_path / "lock.db-writer.lock"
+    lock = WriterLock(path, timeout_s=0.2)
+    other = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # a writer of another process
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        with pytest.raises(TimeoutError), lock.held():
+            pass
+        fcntl.flock(other, fcntl.LOCK_UN)
+        for _ in range(500):  # the abandoned wait is granted, then closes its descriptor
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                time.sleep(0.01)
+        else:
+            raise AssertionError("the lock stayed held by a wait given up")
+        fcntl.flock(other, fcntl.LOCK_UN)
+    finally:
+        os.close(other)
+    with lock.held():  # and this writer takes it again
+        pass
