@@ -110,9 +110,18 @@ class Pipeline:
     def _steps(self, p: Prepared, policy: ChannelPolicy) -> tuple[Prepared, bool]:
         """Steps 1-5 on a frame the transport delivered whole, and whether it gets an ACK.
 
-        HL7 errors, and bugs met on odd input, leave as `_Failed` with what was known then.
+        What each step learns is kept in locals and the outcome built once at the end (a
+        `replace` per step cost as much as the mapping). HL7 errors, and bugs met on odd input,
+        leave as `_Failed` with what was known then.
         """
         inbound = p.inbound
+        codec, header, ruling = "", None, None
+
+        def known(**changes: object) -> Prepared:
+            if ruling is not None:
+                changes.update(partner_id=ruling.partner_id, decision=ruling.reason, registry_mark=ruling.mark)
+            return replace(p, codec=codec or p.codec, header=header, **changes)  # type: ignore[arg-type]
+
         try:
             if inbound.defect is not None:
                 raise RejectError(defect_issue(inbound.defect))
@@ -120,17 +129,15 @@ class Pipeline:
             if inbound.charset_hint:  # an HL7 label (8859/1) or a codec name (ISO-8859-1)
                 default = charset_hint(inbound.charset_hint, self.charset_aliases)
             decoded = decode(inbound.raw, default, self.charset_aliases)
-            p = replace(p, codec=decoded.codec)
+            codec = decoded.codec
             msg = parse(decoded.text, max_segments=policy.max_segments)
             header = read_header(msg)
-            p = replace(p, header=header)
             ruling = self._authorize(inbound, header, policy)
-            p = replace(p, partner_id=ruling.partner_id, decision=ruling.reason, registry_mark=ruling.mark)
             is_ack = header.message_code == "ACK" or msg.first("MSA") is not None
             if not ruling.allowed:  # never ACK an ACK, even to refuse it
-                return replace(p, status=Status.REFUSED, issues=(LINK_REFUSED,)), not is_ack
+                return known(status=Status.REFUSED, issues=(LINK_REFUSED,)), not is_ack
             if is_ack:
-                return replace(p, status=Status.IGNORED), False
+                return known(status=Status.IGNORED), False
             check_header(header, policy)
             rule_warnings = self._certify(msg, header, policy)
             mapped = self._map(msg, header, policy)
@@ -138,17 +145,17 @@ class Pipeline:
             mapped = scope(mapped, msg, self.directory.authorities_of(ruling.partner_id), tolerance)
             check_documents(mapped, policy)
         except HL7Error as err:
-            if p.partner_id or p.header is not None:
-                raise _Failed(err, p) from None
-            return self._before_authorization(p, err, policy)
+            if ruling is not None or header is not None:
+                raise _Failed(err, known()) from None
+            return self._before_authorization(known(), err, policy)
         except Exception as exc:  # a bug on odd input must cost one AR, never the hub
             log.error("prepare_failed", error=type(exc).__name__, where=_where(exc), channel=inbound.channel)
-            raise _Failed(RejectError(INTERNAL), p) from None
+            raise _Failed(RejectError(INTERNAL), known()) from None
         mapped = apply_exclusions(mapped, policy.exclusions)
         status = Status.FILTERED if mapped.filtered_by and not mapped.records() else Status.ACCEPTED
         warnings = (*decoded.warnings, *msg.warnings, *rule_warnings, *mapped.warnings)
         transitions = policy.ruleset.transition_rule() if policy.ruleset else None
-        return replace(p, status=status, issues=warnings, mapped=mapped, transitions=transitions), True
+        return known(status=status, issues=warnings, mapped=mapped, transitions=transitions), True
 
     def _before_authorization(self, p: Prepared, err: HL7Error, policy: ChannelPolicy) -> tuple[Prepared, bool]:
         """The message failed before its sender was identified: authorize from its MSH alone.

@@ -17,6 +17,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring as _quoted  # JSON's own string quoting (C)
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, func, select
@@ -61,12 +62,40 @@ def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:
     access's patient and its who/why/what) are chained when the entry has them; entries written
     before they existed hash as they always did.
     """
-    values = {k: _canon(entry.get(k)) for k in CHAINED}
-    for k in OPTIONAL:
-        if entry.get(k) not in (None, ""):
-            values[k] = entry[k]
-    payload = prev_hash + json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return hashlib.sha256((prev_hash + canonical(entry)).encode("utf-8")).hexdigest()
+
+
+# Every field that can be chained, in the order of JSON's sort_keys, with its label; the
+# optional ones are left out when unset.
+_ORDER = tuple((k, k in OPTIONAL, f'"{k}":') for k in sorted((*CHAINED, *OPTIONAL)))
+
+
+def canonical(entry: dict[str, Any]) -> str:
+    """The chained fields as JSON text with sorted keys, no spaces, non-ASCII kept.
+
+    Written out here, field by field, because it runs once per journal entry on the writer's hot
+    path: the very text of ``json.dumps(values, sort_keys=True, ensure_ascii=False,
+    separators=(",", ":"))``, the definition of the hash since the journal's first entry (tested
+    to be the same), without building the dict of values or walking it in an encoder.
+    """
+    get = entry.get
+    parts = []
+    for key, optional, label in _ORDER:
+        value: Any = get(key)
+        if optional and (value is None or value == ""):
+            continue
+        kind = type(value)
+        if kind is str:
+            parts.append(label + _quoted(value))
+        elif kind is int:
+            parts.append(label + int.__repr__(value))
+        elif value is None:
+            parts.append(label + "null")
+        elif kind is datetime:
+            parts.append(label + _quoted(_canon(value)))
+        else:
+            parts.append(label + json.dumps(value, ensure_ascii=False))
+    return "{" + ",".join(parts) + "}"
 
 
 def _canon(value: Any) -> Any:

@@ -72,8 +72,9 @@ def test_a_lone_sender_is_committed_at_once() -> None:
     intake.start()
     try:
         for cid in ("L1", "L2", "L3"):
-            intake.handle(_frame(cid))
-            _committed(store)  # within 10 s: the writer did not wait for anyone else
+            answered = threading.Event()
+            intake.handle(_frame(cid)).addCallback(lambda _reply: answered.set())
+            assert answered.wait(10)  # within 10 s: the writer did not wait for anyone else
         assert store.sizes == [1, 1, 1]
     finally:
         intake.stop()
