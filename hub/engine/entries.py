@@ -15,6 +15,7 @@ from hub.hl7 import Code, Issue, Location
 from hub.interfaces import Outcome
 from hub.store.driver import Driver, Read, Rows
 from hub.store.records import chunks
+from hub.store.rows import Row, message_values
 
 from .outcome import Prepared, Status
 
@@ -51,31 +52,31 @@ def stored_reads(driver: Driver, keys: list[tuple[str, str, str]], out: dict[Any
     return reads
 
 
-def message_row(p: Prepared, now: datetime) -> dict[str, Any]:
-    """The `messages` row of an accepted message (its patient is set when the batch is written)."""
+def message_row(p: Prepared, now: datetime) -> Row:
+    """The `messages` row of an accepted message (its id and patient are set when the batch is written)."""
     h = p.header
     assert h is not None and p.ack is not None
     warnings = [
         {"location": str(i.location), "code": i.code.value, "text": i.text_en} for i in p.issues if i.severity != "E"
     ]
-    return {
-        "channel": p.inbound.channel,
-        "peer": p.inbound.peer,
-        "sending_application": h.sending_application,
-        "sending_facility": h.sending_facility,
-        "control_id": h.control_id,
-        "message_type": h.message_type,
-        "version": h.version,
-        "charset": p.codec,
-        "sha256": p.sha256,
-        "raw": p.inbound.raw,
-        "ack": p.ack,
-        "ack_code": p.code,
-        "warnings": json.dumps(warnings) if warnings else "[]",
-        "received_at": p.inbound.received_at,
-        "stored_at": now,
-        "partner_id": p.partner_id,
-    }
+    return message_values(
+        channel=p.inbound.channel,
+        peer=p.inbound.peer,
+        sending_application=h.sending_application,
+        sending_facility=h.sending_facility,
+        control_id=h.control_id,
+        message_type=h.message_type,
+        version=h.version,
+        charset=p.codec,
+        sha256=p.sha256,
+        raw=p.inbound.raw,
+        ack=p.ack,
+        ack_code=p.code,
+        warnings=json.dumps(warnings) if warnings else "[]",
+        received_at=p.inbound.received_at,
+        stored_at=now,
+        partner_id=p.partner_id,
+    )
 
 
 def journal_entry(

@@ -19,6 +19,8 @@ What SQLAlchemy would do for us is done here, and tested against it (tests/hub/t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -63,6 +65,49 @@ class Insert:
         if sqlite and self.stamps:
             out = [_stamped(t, self.stamps) for t in out]
         return out
+
+
+class Shape:
+    """An INSERT whose rows are built once, as tuples: a record's attributes, then computed values, then defaults.
+
+    The columns are listed in that order: first every column a field of `record` fills as it
+    is (one `attrgetter` call, in C), then `computed` in the order the caller appends them
+    (what the staging works out, then the ids known only at write time), then every other
+    column at its scalar default. A column that fits none of them is an error at import.
+    """
+
+    __slots__ = ("_defaults", "_get", "columns", "stamps", "table", "text")
+
+    def __init__(self, table: Table, record: type | None, computed: Sequence[str]) -> None:
+        by_name = {c.name: c for c in table.columns}
+        unknown = [n for n in computed if n not in by_name]
+        if unknown:
+            raise ValueError(f"{table.name} has no column {unknown}")
+        fields = [f.name for f in dataclasses.fields(record)] if record is not None else []
+        direct = [n for n in fields if n in by_name and n not in computed]
+        rest = [c for n, c in by_name.items() if n not in direct and n not in computed and n != "id"]
+        missing = [c.name for c in rest if c.default is None or not getattr(c.default, "is_scalar", False)]
+        if missing:
+            raise ValueError(f"{table.name}: {missing} have no default and no value")
+        self.table = table.name
+        self.columns = (*direct, *computed, *(c.name for c in rest))
+        getter = operator.attrgetter(*direct) if direct else None
+        if getter is not None and len(direct) == 1:
+            self._get: Callable[[Any], tuple[Any, ...]] = lambda r: (getter(r),)
+        else:
+            self._get = getter or (lambda _r: ())
+        self._defaults = tuple(c.default.arg for c in rest)  # type: ignore[union-attr]
+        self.stamps = tuple(i for i, n in enumerate(self.columns) if isinstance(by_name[n].type, DateTime))
+        names = ", ".join(quote(n) for n in self.columns)
+        self.text = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({{marks}})"
+
+    def row(self, record: object, *computed: Any) -> tuple[Any, ...]:
+        """The record's attributes followed by `computed` (the rest is added by `full`)."""
+        return self._get(record) + computed
+
+    def full(self, row: tuple[Any, ...], *more: Any) -> tuple[Any, ...]:
+        """A row staged with `row`, completed with the values known at write time and the defaults."""
+        return row + more + self._defaults
 
 
 def _stamped(values: tuple[Any, ...], stamps: tuple[int, ...]) -> tuple[Any, ...]:
@@ -145,6 +190,14 @@ class Driver:
         if rows:
             sql = stmt.text.format(marks=self.marks(len(stmt.columns)))
             self.cursor.executemany(sql, stmt.tuples(rows, self.sqlite))
+
+    def insert_rows(self, shape: Shape, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert complete rows of `shape` in one executemany (SQLite's stamps as text)."""
+        if rows:
+            sql = shape.text.format(marks=self.marks(len(shape.columns)))
+            if self.sqlite and shape.stamps:
+                rows = [_stamped(t, shape.stamps) for t in rows]
+            self.cursor.executemany(sql, rows)
 
     def id_reads(self, bounds: Mapping[str, int], into: dict[str, list[int]]) -> list[Read]:
         """PostgreSQL: reads drawing up to `bounds` ids per table into `into`, sent with a batch's reads.

@@ -26,13 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, Table
 
 from hub.store.driver import Driver, Read, Rows, quote
 from hub.store.patients import PatientIndex, Resolution
-from hub.store.rows import VERSIONED, PatientRef, Staged
+from hub.store.rows import VERSIONED, PatientRef, Row, Staged
 from mappings import Mapped, Provider
 
 # Built once (building a statement costs more than running it); run on the driver's cursor.
@@ -128,7 +127,7 @@ class RecordBatch:
         """The index the next staged message will have."""
         return len(self._staged.messages)
 
-    def stage(self, message: dict[str, Any], mapped: Mapped, resolution: Resolution) -> int:
+    def stage(self, message: Row, mapped: Mapped, resolution: Resolution) -> int:
         """Stage one accepted message, its patient (or its hold) and its records; its index.
 
         An A40 was merged (`patients.merge`) before: its resolution names the survivor.
@@ -142,8 +141,7 @@ class RecordBatch:
         self._staged.messages.append((message, ref))
         self._staged.records(index, mapped, self._next)
         for provider in mapped.providers:
-            link = {"field": provider.field, "sent": provider.sent, "practitioner_id": self._practitioner(provider)}
-            self._staged.links.append((index, link))
+            self._staged.link(index, provider.field, provider.sent, self._practitioner(provider))
         return index
 
     def _practitioner(self, provider: Provider) -> str | None:

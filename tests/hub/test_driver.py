@@ -8,8 +8,8 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import Engine, Table, insert, select
 
-from hub.store.driver import Driver, Insert, sqlite_stamp
-from hub.store.models import LabObservation, LabOrder, Message, Patient, PatientIdentifier
+from hub.store.driver import Driver, Insert, Shape, sqlite_stamp
+from hub.store.models import Base, LabObservation, LabOrder, Message, Patient, PatientIdentifier
 
 messages = cast(Table, Message.__table__)
 patients = cast(Table, Patient.__table__)
@@ -146,3 +146,46 @@ def test_any_of_matches_exactly_the_values(engine: Engine, count: int) -> None:
         condition, params = driver.any_of("family", wanted)
         found = driver.query('SELECT "family" FROM "patients" WHERE ' + condition, params)  # noqa: S608
     assert sorted(f for (f,) in found) == sorted(wanted[:count])
+
+
+def test_each_row_shape_fills_every_column_of_its_table_once() -> None:
+    """Record attributes, computed values and defaults together name each column exactly once (the id when given)."""
+    from hub.store import rows
+
+    shapes = [v for v in vars(rows).values() if isinstance(v, Shape)]
+    assert len(shapes) == 8
+    for shape in shapes:
+        table = next(t for t in Base.metadata.sorted_tables if t.name == shape.table)
+        assert len(shape.columns) == len(set(shape.columns))
+        assert set(shape.columns) | {"id"} == {c.name for c in table.columns}
+
+
+def test_a_shape_refuses_a_column_it_cannot_fill() -> None:
+    """A column with no default that neither the record nor the computed values fill is an error at import."""
+    with pytest.raises(ValueError, match="control_id"):
+        Shape(messages, None, ("channel",))
+    with pytest.raises(ValueError, match="no column"):
+        Shape(orders, None, ("nonexistent",))
+
+
+def test_a_shaped_row_is_the_records_attributes_then_the_computed_values_then_defaults(engine: Engine) -> None:
+    """A lab order staged as a tuple reads back, through SQLAlchemy, with every attribute and computed value."""
+    from mappings.records import LabOrder as Order
+
+    shape = Shape(orders, Order, ("observed_at", "reported_at", "notes", "version", "message_id", "patient_id"))
+    order = Order("K1", "P1", "F1", "GLU", "Glucose", "LN", "F", None, "2026-03-04", "1234^Dr", "CHUM", ())
+    with engine.begin() as conn:
+        pid = conn.execute(insert(patients).values(**_patient("Tremblay")).returning(patients.c.id)).scalar_one()
+        mid = conn.execute(insert(messages).values(**_message(1, pid)).returning(messages.c.id)).scalar_one()
+        Driver(conn).insert_rows(shape, [shape.full(shape.row(order, "", "2026-03-04", "[]", 1), mid, pid)])
+        stored = conn.execute(select(orders)).one()._mapping
+    assert (stored["key"], stored["placer_number"], stored["filler_number"], stored["code_text"]) == (
+        "K1", "P1", "F1", "Glucose",
+    )  # fmt: skip
+    assert (stored["observed_at"], stored["reported_at"], stored["version"], stored["section"]) == (
+        "",
+        "2026-03-04",
+        1,
+        "",
+    )
+    assert (stored["message_id"], stored["patient_id"]) == (mid, pid)
