@@ -26,6 +26,7 @@ TRANSACTION (one per batch), set-based (hub/store/records.py):
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -109,6 +110,7 @@ class SQLStore:
         self._integrity: type[Exception] = engine.dialect.loaded_dbapi.IntegrityError
         self._data_error: type[Exception] = engine.dialect.loaded_dbapi.DataError
         self._lock = writer_lock(engine, lock_timeout_s)
+        self._sqlite = engine.dialect.name == "sqlite"
 
     def _connection(self) -> Connection:
         if self._conn is None or self._conn.closed or self._conn.invalidated:
@@ -127,8 +129,11 @@ class SQLStore:
         """Store a batch in one transaction; raises if the transaction fails (nothing kept)."""
         conn = self._connection()
         try:
-            with self._lock(), conn.begin():
-                return self._write(conn, batch)
+            with self._lock():
+                if any(p.campaign_product is not None for p in batch):  # written through the ORM too
+                    with conn.begin():
+                        return self._write(conn, batch)
+                return self._driver_transaction(conn, batch)
         except (IntegrityError, DataError):  # a key another writer stored, or a value refused: sound
             raise
         except self._integrity as exc:  # the same, raised by the driver's own cursor
@@ -139,6 +144,26 @@ class SQLStore:
         except Exception:
             self._drop_connection()
             raise
+
+    def _driver_transaction(self, conn: Connection, batch: Sequence[Prepared]) -> list[Verdict]:
+        """The batch's transaction begun and ended on the driver's connection, as its statements run.
+
+        SQLAlchemy's begin and commit (events, transaction objects) cost about a sixth of a
+        one-message transaction's Python; nothing in this transaction goes through SQLAlchemy.
+        SQLite's connection is in autocommit mode (hub/store/db.py), so BEGIN IMMEDIATE is
+        explicit; psycopg begins on the first statement.
+        """
+        raw: Any = conn.connection.driver_connection
+        if self._sqlite:
+            raw.execute("BEGIN IMMEDIATE")
+        try:
+            verdicts = self._write(conn, batch)
+            raw.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):  # a dead connection fails here too: the first error counts
+                raw.rollback()
+            raise
+        return verdicts
 
     def _write(self, conn: Connection, batch: Sequence[Prepared]) -> list[Verdict]:
         """Read everything at once, decide in arrival order, write set-based, chain the journal."""
