@@ -73,7 +73,7 @@ def test_a_lone_sender_is_committed_at_once() -> None:
     try:
         for cid in ("L1", "L2", "L3"):
             answered = threading.Event()
-            intake.handle(_frame(cid)).addCallback(lambda _reply, done=answered: done.set())
+            intake.handle(_frame(cid)).addCallback(lambda _reply, done: done.set(), answered)
             assert answered.wait(10)  # within 10 s: the writer did not wait for anyone else
         assert store.sizes == [1, 1, 1]
     finally:
