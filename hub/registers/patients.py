@@ -4,6 +4,10 @@ Each change is one transaction holding its rows and a chained journal entry nami
 and the reason. Nothing clinical is rewritten: resolving a hold fills in the patient of records
 that had none; a merge points the merged patient to the survivor (its records keep their own
 patient id, read under the survivor while the merge lasts); an unmerge points it back.
+
+Each transaction takes the journal head's lock before anything else, as intake does before it
+updates a patient: on PostgreSQL, a merge that locked a patient's row and then waited for the
+head while a batch held the head and waited for that row would deadlock.
 """
 
 from __future__ import annotations
@@ -118,6 +122,7 @@ def resolve(engine: Engine, hold_id: int, patient_id: int, operator: str, reason
     """
     reason = _reason(reason)
     with engine.begin() as conn:
+        chain = ChainWriter(conn)  # the journal head first (module docstring)
         hold = conn.execute(select(unresolved).where(unresolved.c.id == hold_id)).first()
         if hold is None:
             raise RegistryError(f"no unresolved entry {hold_id}")
@@ -148,7 +153,6 @@ def resolve(engine: Engine, hold_id: int, patient_id: int, operator: str, reason
             .where(unresolved.c.id == hold_id)
             .values(state="resolved", patient_id=patient_id, operator=operator, resolution=reason, resolved_at=now())
         )
-        chain = ChainWriter(conn)
         journal_change(chain, "patient.resolve", f"unresolved {hold_id} -> patient {patient_id}", operator, reason)
         chain.close()
     return filled
@@ -170,6 +174,7 @@ def merge(engine: Engine, survivor_id: int, merged_id: int, operator: str, reaso
     """Merge `merged_id` into `survivor_id` (both current patients, distinct)."""
     reason = _reason(reason)
     with engine.begin() as conn:
+        chain = ChainWriter(conn)  # the journal head first (module docstring)
         survivor, merged = _patient(conn, survivor_id), _patient(conn, merged_id)
         if survivor_id == merged_id:
             raise RegistryError("a patient can't be merged into itself")
@@ -183,7 +188,6 @@ def merge(engine: Engine, survivor_id: int, merged_id: int, operator: str, reaso
             .where((patients.c.id == merged_id) | (patients.c.merged_into == merged_id))
             .values(merged_into=survivor_id)
         )
-        chain = ChainWriter(conn)
         journal_change(chain, "patient.merge", f"patient {merged_id} -> {survivor_id}", operator, reason)
         chain.close()
 
@@ -195,6 +199,7 @@ def unmerge(engine: Engine, merged_id: int, operator: str, reason: str) -> int:
     """
     reason = _reason(reason)
     with engine.begin() as conn:
+        chain = ChainWriter(conn)  # the journal head first (module docstring)
         merged = _patient(conn, merged_id)
         if merged.merged_into is None:
             raise RegistryError(f"patient {merged_id} is not merged")
@@ -205,7 +210,6 @@ def unmerge(engine: Engine, merged_id: int, operator: str, reason: str) -> int:
                 conn.execute(update(patients).where(patients.c.id == other).values(merged_into=merged_id))
         event = {"action": "unmerge", "merged_id": merged_id, "survivor_id": survivor_id, "at": now()}
         conn.execute(insert(merges), {**event, "operator": operator, "reason": reason})
-        chain = ChainWriter(conn)
         journal_change(chain, "patient.unmerge", f"patient {merged_id} <- {survivor_id}", operator, reason)
         chain.close()
     return survivor_id
