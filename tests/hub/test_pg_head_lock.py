@@ -1,4 +1,4 @@
-"""PostgreSQL: every writer that journals takes the journal head's row lock before it writes.
+"""PostgreSQL: intake, and the writers that change the patients it writes, lock the journal head first.
 
 A batch then sees a registry change committed before it, and no two writers wait for each other
 in opposite orders (the head, then a patient's row; a patient's row, then the head).
