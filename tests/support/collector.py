@@ -132,8 +132,10 @@ class Collector:
                     continue
                 with self._lock:
                     self.frames.append(parse(data[space + 1 : end]))
-                raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                raw.close()
+                # the TLS socket owns the descriptor now (wrap_socket detached `raw`): linger 0, so
+                # closing it sends a reset, whether or not the hub's close_notify is in already
+                tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                tls.close()
                 return
         with self._lock:
             self.frames.extend(parse(m) for m in split_frames(data))
