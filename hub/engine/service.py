@@ -19,6 +19,7 @@ from twisted.internet.endpoints import serverFromString
 
 from hub.config import Config
 from hub.engine.acks import Acknowledger
+from hub.engine.balance import BalancedPort, Seat
 from hub.engine.dicom_service import DicomService
 from hub.engine.export import Exporter, ExportService, source_of
 from hub.engine.health import Health
@@ -65,20 +66,34 @@ class WriterService(Service):
 
 
 class ChannelService(Service):
-    """One channel's listener: a Twisted endpoint, or a socket a `--workers` parent bound."""
+    """One channel's listener: a Twisted endpoint, or the socket a `--workers` parent bound for all."""
 
-    def __init__(self, channel: str, factory: Any, reactor: Any, endpoint: Any = None, sock: Any = None) -> None:
+    def __init__(
+        self,
+        channel: str,
+        factory: Any,
+        reactor: Any,
+        *,
+        endpoint: Any = None,
+        sock: Any = None,
+        seat: Seat | None = None,
+    ) -> None:
         self.setName(channel)  # type: ignore[no-untyped-call]
         self.factory = factory
         self.reactor = reactor
         self.endpoint = endpoint
         self.sock = sock
+        self.seat = seat
         self.port: Any = None
         self.failed = False
 
     def startService(self) -> None:  # noqa: N802 - Twisted's name
         """Listen; a channel that cannot listen stops the hub (`serve` then exits 1)."""
         super().startService()  # type: ignore[no-untyped-call]
+        if self.sock is not None and self.seat is not None:  # shared with the other workers: take turns
+            port = BalancedPort.adopt(self.reactor, self.sock, self.factory, seat=self.seat, channel=str(self.name))
+            self._listening(port)
+            return
         if self.sock is not None:
             self._listening(self.reactor.adoptStreamPort(self.sock.fileno(), self.sock.family, self.factory))
             return
@@ -154,13 +169,19 @@ def import_config_partners(engine: Engine, config: Config) -> None:
             log.warning(f"{kind}_import_refused", **{kind: entry_id}, reason=why)
 
 
-def start(config: Config, reactor: Any, sockets: dict[str, Any] | None = None, import_partners: bool = True) -> Hub:
+def start(
+    config: Config,
+    reactor: Any,
+    sockets: dict[str, Any] | None = None,
+    import_partners: bool = True,
+    seat: Seat | None = None,
+) -> Hub:
     """Create the schema if needed, import partners, start the writer and listen on every channel.
 
     Raises:
         hub.store.db.SchemaError: the database is outdated (names `passerelle db upgrade`).
     """
-    hub = build(config, reactor, sockets, import_partners)
+    hub = build(config, reactor, sockets, import_partners, seat)
     hub.service.startService()  # type: ignore[no-untyped-call]
     # What start loaded (rule sets, hl7apy's model, the directory) lives as long as the process:
     # out of the collector's reach, a full collection no longer walks it (docs/design.md).
@@ -168,8 +189,18 @@ def start(config: Config, reactor: Any, sockets: dict[str, Any] | None = None, i
     return hub
 
 
-def build(config: Config, reactor: Any, sockets: dict[str, Any] | None = None, import_partners: bool = True) -> Hub:
-    """The hub's services, not yet started: the schema is checked and the partners imported now."""
+def build(
+    config: Config,
+    reactor: Any,
+    sockets: dict[str, Any] | None = None,
+    import_partners: bool = True,
+    seat: Seat | None = None,
+) -> Hub:
+    """The hub's services, not yet started: the schema is checked and the partners imported now.
+
+    `sockets`: the listening sockets a `--workers` parent bound, and `seat` this worker's place
+    among the workers that share them.
+    """
     engine = make_engine(config.database.url, timeouts=timeouts(config))
     state = ensure_schema(engine)
     log.info("schema", state=state, backend=engine.dialect.name)
@@ -202,7 +233,7 @@ def build(config: Config, reactor: Any, sockets: dict[str, Any] | None = None, i
     for channel in config.channels:
         factory = factory_for(channel, sides, reactor)
         if sockets is not None:  # a worker of `serve --workers N`: adopt the parent's socket
-            service = ChannelService(channel.name, factory, reactor, sock=sockets[channel.name])
+            service = ChannelService(channel.name, factory, reactor, sock=sockets[channel.name], seat=seat)
         else:
             endpoint = serverFromString(reactor, channel.listen)  # type: ignore[no-untyped-call]
             service = ChannelService(channel.name, factory, reactor, endpoint=endpoint)

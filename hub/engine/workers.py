@@ -1,12 +1,12 @@
-"""`passerelle serve --workers N`: N reactor processes sharing each channel's port.
+"""`passerelle serve --workers N`: N reactor processes taking turns on each channel's socket.
 
-The parent binds every channel's TCP port once per worker with SO_REUSEPORT, creates the
-schema and imports the partners once, then forks N workers; each worker adopts its own
-sockets in its own reactor and runs its own writer thread. The kernel spreads new connections
-evenly across the sockets by their address hash. One socket shared by all (the earlier design)
-let whichever worker woke first accept a whole burst of connections: at 8 connections one
-worker took them all and the second core sat idle. A worker that dies takes its sockets with
-it (each process keeps only its own), so the kernel stops routing to it.
+The parent binds every channel's TCP port once, maps the table of open-connection counts
+(hub/engine/balance.py), creates the schema and imports the partners once, then forks N
+workers. Each worker adopts the same sockets in its own reactor and runs its own writer thread,
+and accepts a new connection only while it holds no more connections on that channel than any
+other worker: the least loaded takes it, and two workers' counts stay within one of each other.
+A worker that exits is struck from the table, and the hub stops the others (a supervisor
+restarts it).
 
 Dedupe stays correct across workers through the database: the unique key on (MSH-3, MSH-4,
 MSH-10), SQLite's write lock (transactions begin IMMEDIATE) or, on PostgreSQL, the one-by-one
@@ -29,6 +29,7 @@ import structlog
 
 from hub import metrics
 from hub.config import ChannelConfig, Config
+from hub.engine.balance import Seat, Shares
 
 log = structlog.get_logger("passerelle.workers")
 _TCP = re.compile(r"^tcp:(?:port=)?(\d+)(?::interface=([^:]+))?$")
@@ -46,31 +47,31 @@ def _address(channel: ChannelConfig) -> tuple[int, str, socket.AddressFamily]:
     return port, host, socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def bind(channel: ChannelConfig, reuse_port: bool = False) -> socket.socket:
-    """A listening socket for a `tcp:PORT[:interface=HOST]` endpoint (one of several with `reuse_port`)."""
+def bind(channel: ChannelConfig) -> socket.socket:
+    """The listening socket for a `tcp:PORT[:interface=HOST]` endpoint; a port in use raises OSError."""
     port, host, family = _address(channel)
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    sock.listen(511)
-    sock.setblocking(False)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(511)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
     return sock
 
 
-def bind_all(channels: list[ChannelConfig], workers: int) -> list[dict[str, socket.socket]]:
-    """Each worker's sockets, one per channel, all on the channel's port.
-
-    SO_REUSEPORT would also let a second hub join the port silently: a plain bind first makes
-    a port already in use fail here, as it does without --workers.
-    """
-    for channel in channels:
-        port, host, family = _address(channel)
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind((host, port))
-    return [{c.name: bind(c, reuse_port=workers > 1) for c in channels} for _ in range(workers)]
+def bind_all(channels: list[ChannelConfig]) -> dict[str, socket.socket]:
+    """Every channel's socket, bound once: the workers share them; a port in use fails before any is kept."""
+    sockets: dict[str, socket.socket] = {}
+    try:
+        for channel in channels:
+            sockets[channel.name] = bind(channel)
+    except OSError:
+        _close(sockets.values())
+        raise
+    return sockets
 
 
 def run(config: Config, workers: int) -> int:
@@ -78,7 +79,8 @@ def run(config: Config, workers: int) -> int:
     from hub.engine.service import import_config_partners, timeouts
     from hub.store.db import ensure_schema, make_engine
 
-    per_worker = bind_all(list(config.channels), workers)
+    sockets = bind_all(list(config.channels))
+    shares = Shares([c.name for c in config.channels], workers)
     engine = make_engine(config.database.url, timeouts=timeouts(config))
     ensure_schema(engine)
     import_config_partners(engine, config)
@@ -86,12 +88,11 @@ def run(config: Config, workers: int) -> int:
     children = []
     for index in range(workers):
         pid = os.fork()
-        if pid == 0:  # the worker: its own reactor, engine and writer thread, its own sockets only
-            _close(s for i, socks in enumerate(per_worker) if i != index for s in socks.values())
-            code = _worker(config, per_worker[index], index)
+        if pid == 0:  # the worker: its own reactor, engine and writer thread, on the shared sockets
+            code = _worker(config, sockets, Seat(shares, index))
             os._exit(code)
         children.append(pid)
-    _close(s for socks in per_worker for s in socks.values())  # the workers hold them now
+    _close(sockets.values())  # the workers hold them now
     log.info("workers_started", workers=workers, pids=children)
 
     def _stop(signum: int, _frame: Any) -> None:
@@ -101,10 +102,10 @@ def run(config: Config, workers: int) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    return _wait(children, _stop)
+    return _wait(children, _stop, shares)
 
 
-def _wait(children: list[int], stop_all: Any) -> int:
+def _wait(children: list[int], stop_all: Any, shares: Shares) -> int:
     """Wait for the workers; when one ends on its own (its writer died, say), stop the others: exit 1."""
     status = 0
     left = set(children)
@@ -113,6 +114,7 @@ def _wait(children: list[int], stop_all: Any) -> int:
         if pid not in left:
             continue
         left.discard(pid)
+        shares.retire(children.index(pid))  # the others no longer leave connections to it
         metrics.worker_exited(pid)
         code = os.waitstatus_to_exitcode(raw)
         if code and not status:  # a worker failed: the whole hub stops, for its supervisor to restart
@@ -127,17 +129,18 @@ def _close(sockets: Iterable[socket.socket]) -> None:
         sock.close()
 
 
-def _worker(config: Config, sockets: dict[str, socket.socket], index: int) -> int:
+def _worker(config: Config, sockets: dict[str, socket.socket], seat: Seat) -> int:
     from twisted.internet import reactor as twisted_reactor
 
     from hub.engine.service import start
     from hub.logs import route_twisted
 
     reactor: Any = twisted_reactor
+    index = seat.worker
     structlog.contextvars.bind_contextvars(worker=index)
     route_twisted()
     try:
-        hub = start(config, reactor, sockets=sockets, import_partners=False)
+        hub = start(config, reactor, sockets=sockets, import_partners=False, seat=seat)
     except Exception as exc:
         print(f"worker {index}: cannot start: {exc}", file=sys.stderr)
         return 1
