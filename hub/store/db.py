@@ -132,17 +132,18 @@ class WriterLock:
     … 100 ms before it tries again, whatever the other writer's transaction takes (about 1 ms
     here). A writer that finds this lock taken blocks in ``flock`` until the kernel hands it
     over, the moment the holder lets go or dies: no sleep between tries, which under ``serve
-    --workers 2`` cost a quarter of the throughput (docs/design.md). The blocking call runs in a
-    short-lived thread on a descriptor of its own, so the writer can give up past the busy
-    timeout (TimeoutError: the batch gets AR 207) and a stuck writer elsewhere can't stall it; a
-    wait given up releases the lock as soon as it gets it. Writers outside the hub (the CLI, an
-    import) still meet SQLite's busy handler; the lock only orders the hub's own.
+    --workers 2`` cost a quarter of the throughput (docs/design.md). The blocking call runs in
+    one thread kept for the lock's life, on a descriptor of its own, so the writer can give up
+    past the busy timeout (TimeoutError: the batch gets AR 207) and a stuck writer elsewhere
+    can't stall it; a wait given up releases the lock as soon as it gets it. Writers outside the
+    hub (the CLI, an import) still meet SQLite's busy handler; the lock only orders the hub's own.
     """
 
     def __init__(self, path: Path, timeout_s: float = 5.0) -> None:
         self.path = path
         self.timeout_s = timeout_s
         self._fd: int | None = None  # this writer's descriptor for the uncontended case
+        self._waiter: _Waiter | None = None  # started at the first wait
         self._mutex = threading.Lock()  # flock is per open file: threads of one process queue here
 
     @contextlib.contextmanager
@@ -152,58 +153,83 @@ class WriterLock:
         if not self._mutex.acquire(timeout=self.timeout_s):
             raise TimeoutError(f"writer lock not taken in {self.timeout_s} s")
         try:
-            fd = self._take(deadline)
+            release = self._take(deadline)
             try:
                 yield
             finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-                if fd != self._fd:
-                    os.close(fd)
+                release()
         finally:
             self._mutex.release()
 
-    def _take(self, deadline: float) -> int:
-        """The descriptor holding the lock: this writer's own when free, else one a waiter got in time."""
+    def _take(self, deadline: float) -> Callable[[], None]:
+        """Take the lock (this writer's own descriptor when free, else the waiter's); how to let it go."""
         if self._fd is None:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return self._fd
+            fd = self._fd
+            return lambda: fcntl.flock(fd, fcntl.LOCK_UN)
         except BlockingIOError:
             pass
-        waiter = _LockWait(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-        if waiter.wait(deadline - time.monotonic()):
-            return waiter.fd
+        if self._waiter is None:
+            self._waiter = _Waiter(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        if self._waiter.acquire(deadline - time.monotonic()):
+            return self._waiter.release
         raise TimeoutError(f"writer lock not taken in {self.timeout_s} s")
 
 
-class _LockWait:
-    """One blocking ``flock`` in a thread of its own, on a descriptor of its own."""
+class _Waiter:
+    """A thread that blocks in ``flock`` on its own descriptor whenever its writer asks.
+
+    One wait at a time, for the life of the lock: a writer that gives up leaves the wait
+    running, marked unwanted, and the thread lets the lock go the moment it gets it; the next
+    writer to ask takes that same wait over. A thread started per wait cost about 4% of a
+    worker's samples under ``serve --workers 2`` (docs/design.md).
+    """
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
-        self._granted = threading.Event()
-        self._guard = threading.Lock()
-        self._abandoned = False
-        threading.Thread(target=self._block, name="passerelle-writer-lock", daemon=True).start()
+        self._cond = threading.Condition()
+        self._blocking = False  # the thread is in flock, or about to be
+        self._granted = False  # the thread holds the lock for its writer
+        self._wanted = False  # a writer waits for the lock now
+        threading.Thread(target=self._run, name="passerelle-writer-lock", daemon=True).start()
 
-    def _block(self) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_EX)  # the GIL is let go while the kernel holds us
-        with self._guard:
-            if not self._abandoned:
-                self._granted.set()
-                return
-        os.close(self.fd)  # given up meanwhile: closing the descriptor releases the lock
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._blocking:
+                    self._cond.wait()
+            fcntl.flock(self.fd, fcntl.LOCK_EX)  # the GIL is let go while the kernel holds us
+            with self._cond:
+                self._blocking = False
+                if self._wanted:
+                    self._granted = True
+                    self._cond.notify_all()
+                else:  # given up meanwhile
+                    fcntl.flock(self.fd, fcntl.LOCK_UN)
 
-    def wait(self, timeout: float) -> bool:
-        """True once the lock is held through `fd`; False (and given up) past `timeout`."""
-        if self._granted.wait(max(0.0, timeout)):
+    def acquire(self, timeout: float) -> bool:
+        """True once the lock is held through `fd`; False past `timeout` (the wait is left to let it go)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._wanted = True
+            if not self._blocking and not self._granted:
+                self._blocking = True
+                self._cond.notify_all()
+            while not self._granted:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._wanted = False
+                    return False
+                self._cond.wait(left)
             return True
-        with self._guard:
-            if self._granted.is_set():  # granted between the timeout and the guard
-                return True
-            self._abandoned = True
-        return False
+
+    def release(self) -> None:
+        """Let go of a lock `acquire` granted."""
+        with self._cond:
+            self._granted = self._wanted = False
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
 
 
 def writer_lock(engine: Engine, timeout_s: float = 5.0) -> Callable[[], AbstractContextManager[None]]:

@@ -157,3 +157,40 @@ def test_a_writer_that_gave_up_on_the_lock_lets_it_go_as_soon_as_it_gets_it(tmp_
         os.close(other)
     with lock.held():  # and this writer takes it again
         pass
+
+
+def test_waits_given_up_leave_one_waiting_thread_which_the_next_writer_takes_over(tmp_path: Path) -> None:
+    """Timed-out waits don't pile up threads blocked in flock: one waits, and serves the next writer."""
+    path = tmp_path / "lock.db-writer.lock"
+    lock = WriterLock(path, timeout_s=0.1)
+
+    def waiting() -> int:
+        return sum(t.name == "passerelle-writer-lock" for t in threading.enumerate())
+
+    before = waiting()
+    other = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # a writer of another process, stuck
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        for _ in range(3):
+            with pytest.raises(TimeoutError), lock.held():
+                pass
+        assert waiting() == before + 1
+        got: list[bool] = []
+
+        def write() -> None:
+            with lock.held():
+                got.append(True)
+
+        writer = threading.Thread(target=write)
+        lock.timeout_s = 5.0
+        writer.start()
+        time.sleep(0.1)
+        assert not got  # still waiting on the stuck writer
+        fcntl.flock(other, fcntl.LOCK_UN)
+        writer.join(5)
+        assert got == [True]
+        assert waiting() == before + 1
+        with pytest.raises(BlockingIOError), lock.held():  # held again, by this process's next writer
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(other)
