@@ -147,7 +147,7 @@ class ChainWriter:
             events = [{"seq": e["seq"], "kind": kind} for e in self.pending if (kind := security_kind(e))]
             if events:
                 self.driver.insert(_OUTBOX, events)
-            self.driver.execute(_MOVE_HEAD, (self.seq, self.hash))
+            self.driver.write(_MOVE_HEAD, (self.seq, self.hash))
             self.pending = []
 
 

@@ -13,7 +13,11 @@ What SQLAlchemy would do for us is done here, and tested against it (tests/hub/t
 - Ids: rows that later rows point to get their ids before the insert, in one round trip
   (``max(id)`` under SQLite's write lock, ``nextval`` of each table's sequence on PostgreSQL),
   so no ``RETURNING`` is needed and the inserts can be pipelined.
-- On PostgreSQL every write of a batch is sent in one pipeline: one round trip for all tables.
+- On PostgreSQL a batch's writes are one statement: each table's rows go in as columns of
+  arrays (``INSERT ... SELECT * FROM unnest(...)``), and the tables' inserts are joined as
+  data-modifying ``WITH`` parts of that statement. psycopg sends each statement of a pipeline
+  (each row of an ``executemany``) with a flush of its own, a socket write per row
+  (docs/design.md, "Set-based batch writes").
 """
 
 from __future__ import annotations
@@ -25,12 +29,22 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Table
+from sqlalchemy import Column, Connection, DateTime, Table
+from sqlalchemy.dialects import postgresql
+
+_PG = postgresql.dialect()  # type: ignore[no-untyped-call]  # for the columns' type names only
 
 
 def quote(name: str) -> str:
     """An identifier quoted for both SQLite and PostgreSQL."""
     return f'"{name}"'
+
+
+def unnest_insert(table: str, columns: Sequence[Column[Any]]) -> str:
+    """PostgreSQL: an INSERT of `columns` whose parameters are one array per column."""
+    names = ", ".join(quote(c.name) for c in columns)
+    arrays = ", ".join(f"%s::{c.type.compile(dialect=_PG)}[]" for c in columns)
+    return f"INSERT INTO {quote(table)} ({names}) SELECT * FROM unnest({arrays})"
 
 
 def sqlite_stamp(value: datetime) -> str:
@@ -44,7 +58,7 @@ def sqlite_stamp(value: datetime) -> str:
 class Insert:
     """An INSERT of every column (the id only `with_id`); rows are dicts, missing keys take the column default."""
 
-    __slots__ = ("columns", "defaults", "stamps", "table", "text")
+    __slots__ = ("columns", "defaults", "stamps", "table", "text", "unnest")
 
     def __init__(self, table: Table, *, with_id: bool = False) -> None:
         cols = [c for c in table.columns if with_id or c.name != "id"]
@@ -57,6 +71,7 @@ class Insert:
         self.stamps = tuple(i for i, c in enumerate(cols) if isinstance(c.type, DateTime))
         names = ", ".join(quote(n) for n in self.columns)
         self.text = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({{marks}})"
+        self.unnest = unnest_insert(table.name, cols)
 
     def tuples(self, rows: Sequence[Mapping[str, Any]], sqlite: bool) -> list[tuple[Any, ...]]:
         """The rows as parameter tuples in column order (SQLite's stamps as text)."""
@@ -76,7 +91,7 @@ class Shape:
     column at its scalar default. A column that fits none of them is an error at import.
     """
 
-    __slots__ = ("_defaults", "_get", "columns", "stamps", "table", "text")
+    __slots__ = ("_defaults", "_get", "columns", "stamps", "table", "text", "unnest")
 
     def __init__(self, table: Table, record: type | None, computed: Sequence[str]) -> None:
         by_name = {c.name: c for c in table.columns}
@@ -100,6 +115,7 @@ class Shape:
         self.stamps = tuple(i for i, n in enumerate(self.columns) if isinstance(by_name[n].type, DateTime))
         names = ", ".join(quote(n) for n in self.columns)
         self.text = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({{marks}})"
+        self.unnest = unnest_insert(table.name, [by_name[n] for n in self.columns])
 
     def row(self, record: object, *computed: Any) -> tuple[Any, ...]:
         """The record's attributes followed by `computed` (the rest is added by `full`)."""
@@ -128,6 +144,19 @@ def _draw_sql(wanted: Sequence[tuple[str, int]]) -> str:
     return "SELECT " + ", ".join(parts)
 
 
+def _joined(parts: Sequence[tuple[str, list[Any]]]) -> tuple[str, list[Any]]:
+    """Statements joined into one: every one but the last as a data-modifying WITH part.
+
+    PostgreSQL runs each part once, to completion, all on one snapshot, and checks foreign
+    keys at the end of the statement: rows may point to rows another part inserts, but no two
+    parts may modify the same row.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    head = ", ".join(f'"w{i}" AS ({sql})' for i, (sql, _p) in enumerate(parts[:-1]))
+    return f"WITH {head} {parts[-1][0]}", [p for _sql, params in parts for p in params]
+
+
 Rows = list[tuple[Any, ...]]
 Read = tuple[str, Sequence[Any], Callable[[Rows], None]]  # a statement, its parameters, what takes its rows
 
@@ -144,6 +173,7 @@ class Driver:
         self.cursor: Any = self.raw.cursor()
         self.mark = "?" if self.sqlite else "%s"
         self._marks: dict[int, str] = {}
+        self._joining: list[tuple[str, list[Any]]] | None = None  # PostgreSQL, inside `pipeline`
 
     def marks(self, n: int) -> str:
         """``?, ?, ?`` (or ``%s, …``) for n parameters."""
@@ -174,6 +204,19 @@ class Driver:
         """One statement, no rows wanted."""
         self.cursor.execute(sql.replace("{mark}", self.mark), params)
 
+    def write(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """A statement with no rows wanted; on PostgreSQL inside `pipeline`, part of the batch's one statement.
+
+        It must not modify a row that another write of the same batch modifies.
+        """
+        self._pg_write(sql.replace("{mark}", self.mark), list(params))
+
+    def _pg_write(self, sql: str, params: list[Any]) -> None:
+        if self._joining is not None:
+            self._joining.append((sql, params))
+        else:
+            self.cursor.execute(sql, params)
+
     def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """One statement for each parameter row."""
         if rows:
@@ -187,17 +230,25 @@ class Driver:
 
     def insert(self, stmt: Insert, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert every row in one executemany."""
-        if rows:
+        if not rows:
+            return
+        if self.postgresql:
+            self._pg_write(stmt.unnest, [list(c) for c in zip(*stmt.tuples(rows, False), strict=True)])
+        else:
             sql = stmt.text.format(marks=self.marks(len(stmt.columns)))
             self.cursor.executemany(sql, stmt.tuples(rows, self.sqlite))
 
     def insert_rows(self, shape: Shape, rows: Sequence[tuple[Any, ...]]) -> None:
         """Insert complete rows of `shape` in one executemany (SQLite's stamps as text)."""
-        if rows:
-            sql = shape.text.format(marks=self.marks(len(shape.columns)))
-            if self.sqlite and shape.stamps:
-                rows = [_stamped(t, shape.stamps) for t in rows]
-            self.cursor.executemany(sql, rows)
+        if not rows:
+            return
+        if self.postgresql:
+            self._pg_write(shape.unnest, [list(c) for c in zip(*rows, strict=True)])
+            return
+        sql = shape.text.format(marks=self.marks(len(shape.columns)))
+        if self.sqlite and shape.stamps:
+            rows = [_stamped(t, shape.stamps) for t in rows]
+        self.cursor.executemany(sql, rows)
 
     def id_reads(self, bounds: Mapping[str, int], into: dict[str, list[int]]) -> list[Read]:
         """PostgreSQL: reads drawing up to `bounds` ids per table into `into`, sent with a batch's reads.
@@ -236,9 +287,21 @@ class Driver:
 
     @contextlib.contextmanager
     def pipeline(self) -> Iterator[None]:
-        """PostgreSQL: send everything inside in one round trip (errors raise at the end); else nothing."""
-        if self.postgresql:
+        """PostgreSQL: send everything inside in one round trip (errors raise at the end); else nothing.
+
+        The inserts and `write` statements made inside are joined into one statement, sent
+        last; other statements (`execute`, `execute_many`) go as they come, before it.
+        """
+        if not self.postgresql:
+            yield
+            return
+        joining: list[tuple[str, list[Any]]] = []
+        self._joining = joining
+        try:
             with self.raw.pipeline():
                 yield
-        else:
-            yield
+                self._joining = None
+                if joining:
+                    self.cursor.execute(*_joined(joining))
+        finally:
+            self._joining = None

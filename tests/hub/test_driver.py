@@ -8,6 +8,7 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import Engine, Table, insert, select
 
+from hub.store.db import make_engine, upgrade
 from hub.store.driver import Driver, Insert, Shape, sqlite_stamp
 from hub.store.models import Base, LabObservation, LabOrder, Message, Patient, PatientIdentifier
 
@@ -189,3 +190,74 @@ def test_a_shaped_row_is_the_records_attributes_then_the_computed_values_then_de
         "",
     )
     assert (stored["message_id"], stored["patient_id"]) == (mid, pid)
+
+
+class _Counting:
+    """The driver's cursor, counting the statements sent (each row of an executemany is one)."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+        self.sent: list[str] = []
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        self.sent.append(sql)
+        return self._cursor.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Any) -> Any:
+        rows = list(rows)
+        self.sent += [sql] * len(rows)
+        return self._cursor.executemany(sql, rows)
+
+    def fetchall(self) -> Any:
+        return self._cursor.fetchall()
+
+
+def _batch(driver: Driver, family: str, observation_order: int | None = None) -> None:
+    """A patient, an identifier, a message, an order and three observations, inside one pipeline."""
+    ids = driver.new_ids({"patients": 1, "messages": 1, "lab_orders": 1})
+    (pid,), (mid,), (oid,) = ids["patients"], ids["messages"], ids["lab_orders"]
+    with driver.pipeline():
+        driver.insert(Insert(patients, with_id=True), [{**_patient(family), "id": pid}])
+        driver.insert(Insert(identifiers), [{"patient_id": pid, "value": family, "authority": "CHUM"}])
+        driver.insert(Insert(messages, with_id=True), [{**_message(pid, pid), "id": mid}])
+        order = {"id": oid, "key": family, "version": 1, "filler_number": family, "message_id": mid, "patient_id": pid}
+        driver.insert(Insert(orders, with_id=True), [order])
+        owner = {"order_id": observation_order or oid, "message_id": mid, "patient_id": pid}
+        driver.insert(
+            Insert(observations), [{"key": f"{family}|{n}", "version": 1, "value_num": n, **owner} for n in (1, 2, 3)]
+        )
+
+
+def test_postgresql_sends_a_batchs_inserts_as_one_statement_and_every_row_lands(pg_url: str) -> None:
+    """Five tables and seven rows: one statement on the wire, the rows pointing to one another as written."""
+    eng = make_engine(pg_url, busy_timeout_ms=2000)
+    upgrade(eng)
+    try:
+        with eng.begin() as conn:
+            driver = Driver(conn)
+            _batch(driver, "Warmup")  # ids drawn once, outside the count
+            counting = _Counting(driver.cursor)
+            driver.cursor = counting
+            _batch(driver, "Tremblay")
+        inserts = [s for s in counting.sent if s.lstrip().startswith(("INSERT", "WITH"))]
+        assert len(inserts) == 1
+        with eng.connect() as conn:
+            (order_id,) = conn.execute(select(orders.c.id).where(orders.c.key == "Tremblay")).one()
+            rows = conn.execute(select(observations.c.value_num).where(observations.c.order_id == order_id)).all()
+        assert sorted(r.value_num for r in rows) == [1.0, 2.0, 3.0]
+    finally:
+        eng.dispose()
+
+
+def test_postgresql_refuses_the_whole_joined_statement_when_one_row_points_nowhere(pg_url: str) -> None:
+    """A row whose order does not exist: the foreign key fails at the end, and none of the batch's rows is kept."""
+    eng = make_engine(pg_url, busy_timeout_ms=2000)
+    upgrade(eng)
+    try:
+        with pytest.raises(Exception, match="foreign key"), eng.begin() as conn:
+            _batch(Driver(conn), "Gagnon", observation_order=10**9)
+        with eng.connect() as conn:
+            left = [len(conn.execute(select(t)).all()) for t in (patients, identifiers, messages, orders, observations)]
+        assert left == [0, 0, 0, 0, 0]
+    finally:
+        eng.dispose()
