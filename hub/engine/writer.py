@@ -20,7 +20,7 @@ TRANSACTION (one per batch), set-based (hub/store/records.py):
         otherwise -> journal(status) with the raw bytes (capped) and the reasons
     ids:    what the reads did not draw (new patients; everything on SQLite) in one statement
     write:  one INSERT per table for the staged rows, then the journal entries, chained in order
-            (one pipeline on PostgreSQL)
+            (on PostgreSQL one statement, the tables joined as WITH parts: hub/store/driver.py)
     COMMIT; only then are the replies released.
 """
 
@@ -193,7 +193,7 @@ class SQLStore:
         decisions = [self._decide(conn, records, p, known) for p in batch]
         message_ids = records.assign_ids()
         verdicts = [self._settle(chain, d, message_ids) for d in decisions]
-        with driver.pipeline():  # PostgreSQL: every write of the batch in one round trip
+        with driver.pipeline():  # PostgreSQL: the batch's writes in one round trip, its inserts one statement
             records.write()
             chain.close()
         return verdicts
