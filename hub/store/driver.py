@@ -209,9 +209,9 @@ class Driver:
 
         It must not modify a row that another write of the same batch modifies.
         """
-        self._pg_write(sql.replace("{mark}", self.mark), list(params))
+        self._write_or_join(sql.replace("{mark}", self.mark), list(params))
 
-    def _pg_write(self, sql: str, params: list[Any]) -> None:
+    def _write_or_join(self, sql: str, params: list[Any]) -> None:
         if self._joining is not None:
             self._joining.append((sql, params))
         else:
@@ -229,21 +229,21 @@ class Driver:
         return f"{quote(column)} IN ({self.marks(len(values))})", list(values)
 
     def insert(self, stmt: Insert, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Insert every row in one executemany."""
+        """Insert every row: one executemany on SQLite, one statement of arrays on PostgreSQL."""
         if not rows:
             return
         if self.postgresql:
-            self._pg_write(stmt.unnest, [list(c) for c in zip(*stmt.tuples(rows, False), strict=True)])
+            self._write_or_join(stmt.unnest, [list(c) for c in zip(*stmt.tuples(rows, False), strict=True)])
         else:
             sql = stmt.text.format(marks=self.marks(len(stmt.columns)))
             self.cursor.executemany(sql, stmt.tuples(rows, self.sqlite))
 
     def insert_rows(self, shape: Shape, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Insert complete rows of `shape` in one executemany (SQLite's stamps as text)."""
+        """Insert complete rows of `shape`, as `insert` does (SQLite's stamps as text)."""
         if not rows:
             return
         if self.postgresql:
-            self._pg_write(shape.unnest, [list(c) for c in zip(*rows, strict=True)])
+            self._write_or_join(shape.unnest, [list(c) for c in zip(*rows, strict=True)])
             return
         sql = shape.text.format(marks=self.marks(len(shape.columns)))
         if self.sqlite and shape.stamps:
@@ -300,7 +300,6 @@ class Driver:
         try:
             with self.raw.pipeline():
                 yield
-                self._joining = None
                 if joining:
                     self.cursor.execute(*_joined(joining))
         finally:
