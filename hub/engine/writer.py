@@ -76,6 +76,14 @@ class _Decision:
     stored: Stored | None = None  # a duplicate of a stored message
 
 
+# PostgreSQL caches a prepared statement's generic plan, made with the statistics of its time. A
+# plan made while the tables were small scans them whole for as long as it is kept: with no
+# ANALYZE since (autovacuum off, a fresh schema), the writer's cost grows with the tables. Every
+# statement of the writer is a lookup or a check by key, on an index: on its connection the
+# planner takes the index at any table size (docs/design.md, "The writer's plans on PostgreSQL").
+NO_SEQUENTIAL_SCANS = "SET enable_seqscan = off"
+
+
 class StaleDirectory(Exception):  # noqa: N818 - a signal to the intake, not an error
     """The partners changed since the batch was authorized: refresh the directory and prepare again."""
 
@@ -114,16 +122,21 @@ class SQLStore:
 
     def _connection(self) -> Connection:
         if self._conn is None or self._conn.closed or self._conn.invalidated:
-            self._conn = self.engine.connect()
+            conn = self.engine.connect()
+            if not self._sqlite:
+                raw: Any = conn.connection.driver_connection
+                raw.execute(NO_SEQUENTIAL_SCANS)
+                raw.commit()
+            self._conn = conn
         return self._conn
 
     def _drop_connection(self) -> None:
+        """Close the writer's connection for good: it goes back to no pool, with its planner setting."""
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
-                conn.close()
-            except Exception:  # a dead connection may fail to close: the pool discards it
+            with contextlib.suppress(Exception):  # a dead connection may fail to close: it is discarded all the same
                 conn.invalidate()
+                conn.close()
 
     def commit(self, batch: Sequence[Prepared]) -> list[Verdict]:
         """Store a batch in one transaction; raises if the transaction fails (nothing kept)."""
