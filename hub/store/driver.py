@@ -13,17 +13,20 @@ What SQLAlchemy would do for us is done here, and tested against it (tests/hub/t
 - Ids: rows that later rows point to get their ids before the insert, in one round trip
   (``max(id)`` under SQLite's write lock, ``nextval`` of each table's sequence on PostgreSQL),
   so no ``RETURNING`` is needed and the inserts can be pipelined.
-- On PostgreSQL a batch's writes are one statement: each table's rows go in as columns of
-  arrays (``INSERT ... SELECT * FROM unnest(...)``), and the tables' inserts are joined as
-  data-modifying ``WITH`` parts of that statement. psycopg sends each statement of a pipeline
-  (each row of an ``executemany``) with a flush of its own, a socket write per row
-  (docs/design.md, "Set-based batch writes").
+- On PostgreSQL a batch's writes are one statement: each table's rows go in as VALUES rows
+  (as columns of arrays, ``INSERT ... SELECT * FROM unnest(...)``, beyond `VALUES_PARAMS`
+  values), and the tables' inserts are joined as data-modifying ``WITH`` parts of that
+  statement. psycopg sends each statement of a pipeline (each row of an ``executemany``) with
+  a flush of its own, a socket write per row (docs/design.md, "Set-based batch writes").
+- On PostgreSQL every statement is numbered here (``$1, $2, …``, once per text) and run on a
+  psycopg RawCursor, which takes it as it is.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -38,6 +41,14 @@ _PG = postgresql.dialect()  # type: ignore[no-untyped-call]  # for the columns' 
 def quote(name: str) -> str:
     """An identifier quoted for both SQLite and PostgreSQL."""
     return f'"{name}"'
+
+
+# PostgreSQL: an insert of up to this many values goes as VALUES rows, each value a parameter
+# psycopg adapts in C; a larger one as one array per column (`unnest_insert`), which psycopg
+# builds element by element in Python. A joined statement holds at most one insert per table,
+# so it stays far below PostgreSQL's 65,535 parameters.
+VALUES_PARAMS = 4000
+_VALUES: dict[tuple[str, int], str] = {}  # (a table's INSERT, rows): its text with that many VALUES rows
 
 
 def unnest_insert(table: str, columns: Sequence[Column[Any]]) -> str:
@@ -157,6 +168,24 @@ def _joined(parts: Sequence[tuple[str, list[Any]]]) -> tuple[str, list[Any]]:
     return f"WITH {head} {parts[-1][0]}", [p for _sql, params in parts for p in params]
 
 
+@functools.lru_cache(maxsize=512)
+def numbered(sql: str) -> str:
+    """``%s`` placeholders as PostgreSQL's own ``$1, $2, …``, the text converted once per shape.
+
+    psycopg converts a statement's placeholders at every execution when it is longer than
+    4 KiB or has more than 50 of them, which every joined write is. The writer's statements
+    hold no other ``%``.
+    """
+    pieces = sql.split("%s")
+    if any("%" in piece for piece in pieces):
+        raise ValueError("a statement to number holds a % that is not a placeholder")
+    out = [pieces[0]]
+    for n, piece in enumerate(pieces[1:], 1):
+        out.append(f"${n}")
+        out.append(piece)
+    return "".join(out)
+
+
 Rows = list[tuple[Any, ...]]
 Read = tuple[str, Sequence[Any], Callable[[Rows], None]]  # a statement, its parameters, what takes its rows
 
@@ -170,7 +199,14 @@ class Driver:
         raw = conn.connection.driver_connection
         assert raw is not None  # an open connection always has its driver connection
         self.raw: Any = raw
-        self.cursor: Any = self.raw.cursor()
+        if self.postgresql:  # statements numbered here ($1, $2, …), once per text: `numbered`
+            from psycopg import RawCursor
+
+            self.cursor: Any = RawCursor(raw)
+            self._text: Callable[[str], str] = numbered
+        else:
+            self.cursor = self.raw.cursor()
+            self._text = str
         self.mark = "?" if self.sqlite else "%s"
         self._marks: dict[int, str] = {}
         self._joining: list[tuple[str, list[Any]]] | None = None  # PostgreSQL, inside `pipeline`
@@ -184,7 +220,7 @@ class Driver:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of one statement; ``{mark}`` in `sql` is this driver's placeholder."""
-        self.cursor.execute(sql.replace("{mark}", self.mark), params)
+        self.cursor.execute(self._text(sql.replace("{mark}", self.mark)), params)
         return list(self.cursor.fetchall())
 
     def read_all(self, reads: Sequence[Read]) -> None:
@@ -193,16 +229,16 @@ class Driver:
             for sql, params, take in reads:
                 take(self.query(sql, params))
             return
-        cursors = [self.raw.cursor() for _ in reads]
+        cursors = [type(self.cursor)(self.raw) for _ in reads]
         with self.raw.pipeline():
             for cursor, (sql, params, _take) in zip(cursors, reads, strict=True):
-                cursor.execute(sql.replace("{mark}", self.mark), params)
+                cursor.execute(self._text(sql.replace("{mark}", self.mark)), params)
         for cursor, (_sql, _params, take) in zip(cursors, reads, strict=True):
             take(list(cursor.fetchall()))
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """One statement, no rows wanted."""
-        self.cursor.execute(sql.replace("{mark}", self.mark), params)
+        self.cursor.execute(self._text(sql.replace("{mark}", self.mark)), params)
 
     def write(self, sql: str, params: Sequence[Any] = ()) -> None:
         """A statement with no rows wanted; on PostgreSQL inside `pipeline`, part of the batch's one statement.
@@ -215,12 +251,12 @@ class Driver:
         if self._joining is not None:
             self._joining.append((sql, params))
         else:
-            self.cursor.execute(sql, params)
+            self.cursor.execute(self._text(sql), params)
 
     def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """One statement for each parameter row."""
         if rows:
-            self.cursor.executemany(sql.replace("{mark}", self.mark), rows)
+            self.cursor.executemany(self._text(sql.replace("{mark}", self.mark)), rows)
 
     def any_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         """A ``column IN (…)`` condition and its parameters (``= ANY(%s)`` on PostgreSQL: one plan)."""
@@ -229,11 +265,11 @@ class Driver:
         return f"{quote(column)} IN ({self.marks(len(values))})", list(values)
 
     def insert(self, stmt: Insert, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Insert every row: one executemany on SQLite, one statement of arrays on PostgreSQL."""
+        """Insert every row: one executemany on SQLite, one statement on PostgreSQL (`_pg_insert`)."""
         if not rows:
             return
         if self.postgresql:
-            self._write_or_join(stmt.unnest, [list(c) for c in zip(*stmt.tuples(rows, False), strict=True)])
+            self._pg_insert(stmt.text, stmt.unnest, stmt.tuples(rows, False))
         else:
             sql = stmt.text.format(marks=self.marks(len(stmt.columns)))
             self.cursor.executemany(sql, stmt.tuples(rows, self.sqlite))
@@ -243,12 +279,25 @@ class Driver:
         if not rows:
             return
         if self.postgresql:
-            self._write_or_join(shape.unnest, [list(c) for c in zip(*rows, strict=True)])
+            self._pg_insert(shape.text, shape.unnest, rows)
             return
         sql = shape.text.format(marks=self.marks(len(shape.columns)))
         if self.sqlite and shape.stamps:
             rows = [_stamped(t, shape.stamps) for t in rows]
         self.cursor.executemany(sql, rows)
+
+    def _pg_insert(self, text: str, unnest: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """PostgreSQL: one INSERT for all `rows`, as VALUES rows or, beyond `VALUES_PARAMS`, as arrays."""
+        width = len(rows[0])
+        if len(rows) * width <= VALUES_PARAMS:
+            key = (text, len(rows))
+            sql = _VALUES.get(key)
+            if sql is None:
+                row = "(" + ", ".join(["%s"] * width) + ")"
+                sql = _VALUES[key] = text.replace("VALUES ({marks})", "VALUES " + ", ".join([row] * len(rows)))
+            self._write_or_join(sql, [v for r in rows for v in r])
+        else:
+            self._write_or_join(unnest, [list(c) for c in zip(*rows, strict=True)])
 
     def id_reads(self, bounds: Mapping[str, int], into: dict[str, list[int]]) -> list[Read]:
         """PostgreSQL: reads drawing up to `bounds` ids per table into `into`, sent with a batch's reads.
@@ -301,6 +350,7 @@ class Driver:
             with self.raw.pipeline():
                 yield
                 if joining:
-                    self.cursor.execute(*_joined(joining))
+                    sql, params = _joined(joining)
+                    self.cursor.execute(numbered(sql), params)
         finally:
             self._joining = None

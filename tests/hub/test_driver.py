@@ -8,8 +8,9 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import Engine, Table, insert, select
 
+from hub.store import driver as driver_module
 from hub.store.db import make_engine, upgrade
-from hub.store.driver import Driver, Insert, Shape, sqlite_stamp
+from hub.store.driver import Driver, Insert, Shape, numbered, sqlite_stamp
 from hub.store.models import Base, LabObservation, LabOrder, Message, Patient, PatientIdentifier
 
 messages = cast(Table, Message.__table__)
@@ -90,8 +91,16 @@ def _write_both(engine: Engine) -> None:
             driver.insert(Insert(observations), [{**obs, "key": "K2|1", **owner}, {**obs2, "key": "K2|2", **owner}])
 
 
-def test_driver_rows_read_back_as_core_rows(engine: Engine) -> None:
-    """Datetimes, booleans, floats, NULLs, bytes, French text and defaults read back as Core wrote them."""
+@pytest.mark.parametrize("values_params", [driver_module.VALUES_PARAMS, 0], ids=["values-rows", "arrays"])
+def test_driver_rows_read_back_as_core_rows(
+    engine: Engine, values_params: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Datetimes, booleans, floats, NULLs, bytes, French text and defaults read back as Core wrote them.
+
+    On PostgreSQL, rows sent as VALUES and rows sent as one array per column (past
+    `VALUES_PARAMS`) alike.
+    """
+    monkeypatch.setattr(driver_module, "VALUES_PARAMS", values_params)
     _write_both(engine)
     for table in (patients, identifiers, messages, orders, observations):
         rows = _rows(engine, table)
@@ -261,3 +270,13 @@ def test_postgresql_refuses_the_whole_joined_statement_when_one_row_points_nowhe
         assert left == [0, 0, 0, 0, 0]
     finally:
         eng.dispose()
+
+
+def test_numbered_gives_postgresql_placeholders_in_order_and_refuses_a_stray_percent() -> None:
+    """``%s`` become ``$1, $2, …`` left to right; any other ``%`` would be misread, so it is refused."""
+    assert (
+        numbered("INSERT INTO t (a, b) VALUES (%s, %s), (%s, %s)") == "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
+    )
+    assert numbered("SELECT 1") == "SELECT 1"
+    with pytest.raises(ValueError, match="placeholder"):
+        numbered("SELECT * FROM t WHERE a LIKE 'x%' AND b = %s")
