@@ -168,7 +168,7 @@ def _joined(parts: Sequence[tuple[str, list[Any]]]) -> tuple[str, list[Any]]:
     return f"WITH {head} {parts[-1][0]}", [p for _sql, params in parts for p in params]
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=64)  # joined texts run to 100s of KiB at large batches; a miss costs a split
 def numbered(sql: str) -> str:
     """``%s`` placeholders as PostgreSQL's own ``$1, $2, …``, the text converted once per shape.
 
