@@ -76,12 +76,15 @@ class _Decision:
     stored: Stored | None = None  # a duplicate of a stored message
 
 
-# PostgreSQL caches a prepared statement's generic plan, made with the statistics of its time. A
-# plan made while the tables were small scans them whole for as long as it is kept: with no
-# ANALYZE since (autovacuum off, a fresh schema), the writer's cost grows with the tables. Every
-# statement of the writer is a lookup or a check by key, on an index: on its connection the
-# planner takes the index at any table size (docs/design.md, "The writer's plans on PostgreSQL").
-NO_SEQUENTIAL_SCANS = "SET enable_seqscan = off"
+# The writer's connection to PostgreSQL plans each prepared statement once (docs/design.md, "The
+# writer's plans on PostgreSQL"). Every statement of the writer is a lookup or a check by key, on
+# an index, so its plan does not depend on the values bound:
+# - no sequential scans: a generic plan made while the tables were small would scan them whole
+#   for as long as it is kept, and with no ANALYZE since (autovacuum off, a fresh schema) the
+#   writer's cost would grow with the tables;
+# - generic plans only: the reads that take a batch's keys as one array (`= ANY($1)`) were
+#   otherwise planned afresh at every execution, PostgreSQL judging a custom plan cheaper.
+WRITER_SETTINGS = ("SET enable_seqscan = off", "SET plan_cache_mode = force_generic_plan")
 
 
 class StaleDirectory(Exception):  # noqa: N818 - a signal to the intake, not an error
@@ -125,13 +128,14 @@ class SQLStore:
             conn = self.engine.connect()
             if not self._sqlite:
                 raw: Any = conn.connection.driver_connection
-                raw.execute(NO_SEQUENTIAL_SCANS)
+                for setting in WRITER_SETTINGS:
+                    raw.execute(setting)
                 raw.commit()
             self._conn = conn
         return self._conn
 
     def _drop_connection(self) -> None:
-        """Close the writer's connection for good: it goes back to no pool, with its planner setting."""
+        """Close the writer's connection for good: it goes back to no pool, with its planner settings."""
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):  # a dead connection may fail to close: it is discarded all the same

@@ -1,13 +1,15 @@
-"""PostgreSQL: the writer finds rows by their index whatever the tables' statistics say.
+"""PostgreSQL: the writer finds rows by their index whatever the tables' statistics say, planned once.
 
 PostgreSQL keeps a prepared statement's generic plan, made with the statistics of its time. A
 schema that was never analyzed (autovacuum off, or not yet run) has plans made on empty tables:
-sequential scans, kept while the tables grow.
+sequential scans, kept while the tables grow. A statement PostgreSQL judges better served by a
+custom plan is planned again at every execution instead.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from fakes import ack_of
 from lab_engine import oru, pipeline, send
@@ -48,6 +50,29 @@ def _settled(url: str) -> dict[str, tuple[int, int]]:
             return now
         last = now
     return now
+
+
+def test_postgresql_writer_plans_each_statement_once(pg_url: str) -> None:
+    """Thirty messages: every statement the writer prepared ran on its generic plan, none was planned again."""
+    engine = make_engine(pg_url)
+    upgrade(engine)
+    store = SQLStore(engine)
+    intake = InlineIntake(pipeline(), store)
+    try:
+        for n in range(30):
+            reply = send(intake, oru(f"ONCE{n}").encode())
+            assert reply is not None
+            assert ack_of(reply).code in ("AA", "CA")
+        # pg_prepared_statements is the session's own: asked on the writer's connection.
+        raw: Any = store._connection().connection.driver_connection
+        rows = raw.execute("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements").fetchall()
+        raw.rollback()
+    finally:
+        engine.dispose()
+    assert len(rows) >= 5, "psycopg prepared fewer statements than the writer runs"
+    assert all(generic > 0 for _statement, generic, _custom in rows)
+    replanned = {statement[:60]: custom for statement, _generic, custom in rows if custom}
+    assert replanned == {}
 
 
 def test_postgresql_writer_scans_no_table_whole_on_a_schema_never_analyzed(pg_url: str) -> None:
