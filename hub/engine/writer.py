@@ -131,6 +131,7 @@ class SQLStore:
                 for setting in WRITER_SETTINGS:
                     raw.execute(setting)
                 raw.commit()
+                raw.autocommit = True  # the writer begins and commits itself, in the round trips of its statements
             self._conn = conn
         return self._conn
 
@@ -148,8 +149,7 @@ class SQLStore:
         try:
             with self._lock():
                 if any(p.campaign_product is not None for p in batch):  # written through the ORM too
-                    with conn.begin():
-                        return self._write(conn, batch)
+                    return self._orm_transaction(conn, batch)
                 return self._driver_transaction(conn, batch)
         except (IntegrityError, DataError):  # a key another writer stored, or a value refused: sound
             raise
@@ -162,28 +162,47 @@ class SQLStore:
             self._drop_connection()
             raise
 
+    def _orm_transaction(self, conn: Connection, batch: Sequence[Prepared]) -> list[Verdict]:
+        """A batch with certification traffic, in SQLAlchemy's transaction (the campaign's rows go through the ORM)."""
+        raw: Any = conn.connection.driver_connection
+        if not self._sqlite:
+            raw.autocommit = False  # SQLAlchemy's transaction relies on psycopg's own BEGIN
+        try:
+            with conn.begin():
+                return self._write(conn, batch)
+        finally:
+            if not self._sqlite and not raw.closed:
+                raw.autocommit = True
+
     def _driver_transaction(self, conn: Connection, batch: Sequence[Prepared]) -> list[Verdict]:
         """The batch's transaction begun and ended on the driver's connection, as its statements run.
 
         SQLAlchemy's begin and commit (events, transaction objects) cost about a sixth of a
         one-message transaction's Python; nothing in this transaction goes through SQLAlchemy.
-        SQLite's connection is in autocommit mode (hub/store/db.py), so BEGIN IMMEDIATE is
-        explicit; psycopg begins on the first statement.
+        Both connections are in autocommit mode (hub/store/db.py, `_connection`), so the
+        transaction's bounds are explicit: BEGIN IMMEDIATE on SQLite; on PostgreSQL, BEGIN in the
+        round trip of the reads and COMMIT in that of the writes (docs/design.md, "Two round
+        trips per transaction on PostgreSQL").
         """
         raw: Any = conn.connection.driver_connection
         if self._sqlite:
             raw.execute("BEGIN IMMEDIATE")
         try:
-            verdicts = self._write(conn, batch)
-            raw.commit()
+            verdicts = self._write(conn, batch, own=True)
+            raw.commit()  # SQLite's COMMIT; on PostgreSQL the writes' round trip carried it: nothing left to do
         except BaseException:
             with contextlib.suppress(Exception):  # a dead connection fails here too: the first error counts
                 raw.rollback()
             raise
         return verdicts
 
-    def _write(self, conn: Connection, batch: Sequence[Prepared]) -> list[Verdict]:
-        """Read everything at once, decide in arrival order, write set-based, chain the journal."""
+    def _write(self, conn: Connection, batch: Sequence[Prepared], *, own: bool = False) -> list[Verdict]:
+        """Read everything at once, decide in arrival order, write set-based, chain the journal.
+
+        With `own` (the driver's own transaction, not SQLAlchemy's), PostgreSQL's BEGIN rides
+        with the reads and its COMMIT with the writes.
+        """
+        own_pg = own and not self._sqlite
         driver = Driver(conn)
         chain = ChainWriter(conn, driver, read_head=False)
         clinical = [p for p in batch if p.status is Status.ACCEPTED and p.campaign_product is None]
@@ -197,7 +216,8 @@ class SQLStore:
                 *mark_read,
                 *stored_reads(driver, [p.key for p in clinical], known),
                 *records.reads(p.mapped for p in clinical if p.mapped is not None),
-            ]
+            ],
+            begin=own_pg,
         )
         if self.directory is not None:
             current = tuple(marks[0])
@@ -210,7 +230,7 @@ class SQLStore:
         decisions = [self._decide(conn, records, p, known) for p in batch]
         message_ids = records.assign_ids()
         verdicts = [self._settle(chain, d, message_ids) for d in decisions]
-        with driver.pipeline():  # PostgreSQL: the batch's writes in one round trip, its inserts one statement
+        with driver.pipeline(commit=own_pg):  # PostgreSQL: the writes (one statement) and COMMIT, one round trip
             records.write()
             chain.close()
         return verdicts

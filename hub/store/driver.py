@@ -223,14 +223,20 @@ class Driver:
         self.cursor.execute(self._text(sql.replace("{mark}", self.mark)), params)
         return list(self.cursor.fetchall())
 
-    def read_all(self, reads: Sequence[Read]) -> None:
-        """Independent reads, each handing its rows on; one round trip on PostgreSQL (a pipeline)."""
-        if not self.postgresql or len(reads) < 2:
+    def read_all(self, reads: Sequence[Read], *, begin: bool = False) -> None:
+        """Independent reads, each handing its rows on; one round trip on PostgreSQL (a pipeline).
+
+        With `begin` (PostgreSQL, on a connection in autocommit mode), the transaction's BEGIN
+        goes first in that round trip: psycopg's own would be sent and answered alone.
+        """
+        if not self.postgresql or (len(reads) < 2 and not begin):
             for sql, params, take in reads:
                 take(self.query(sql, params))
             return
         cursors = [type(self.cursor)(self.raw) for _ in reads]
         with self.raw.pipeline():
+            if begin:
+                self.cursor.execute("BEGIN")
             for cursor, (sql, params, _take) in zip(cursors, reads, strict=True):
                 cursor.execute(self._text(sql.replace("{mark}", self.mark)), params)
         for cursor, (_sql, _params, take) in zip(cursors, reads, strict=True):
@@ -335,11 +341,15 @@ class Driver:
         return {t: got.get(t, []) for t in counts}
 
     @contextlib.contextmanager
-    def pipeline(self) -> Iterator[None]:
+    def pipeline(self, *, commit: bool = False) -> Iterator[None]:
         """PostgreSQL: send everything inside in one round trip (errors raise at the end); else nothing.
 
         The inserts and `write` statements made inside are joined into one statement, sent
-        last; other statements (`execute`, `execute_many`) go as they come, before it.
+        last; other statements (`execute`, `execute_many`) go as they come, before it. With
+        `commit`, the transaction's COMMIT follows them in the same round trip: it runs only
+        if they all succeeded (PostgreSQL skips what follows an error until the pipeline's
+        sync), and the block returns once PostgreSQL answered it, the WAL flushed. psycopg's
+        own `commit()` would sync once more, a round trip of its own.
         """
         if not self.postgresql:
             yield
@@ -352,5 +362,7 @@ class Driver:
                 if joining:
                     sql, params = _joined(joining)
                     self.cursor.execute(numbered(sql), params)
+                if commit:
+                    self.cursor.execute("COMMIT")
         finally:
             self._joining = None
