@@ -99,7 +99,8 @@ def print_targets(e2e: list[Row]) -> None:
     """The speed targets, met or missed, from the end-to-end rows of this run."""
     print("\nTargets (this run, 2-core machine, durable and validated)")
     for name, goal, value, met in targets(e2e):
-        shown = "–" if value is None else f"{value:,.1f}"
+        # two decimals below 100: a ratio of 2.46 must not read as its target, 2.5
+        shown = "–" if value is None else f"{value:,.2f}" if value < 100 else f"{value:,.1f}"
         verdict = "–" if met is None else ("met" if met else "MISSED")
         print(f"  {name:52} {goal:>9} {shown:>10}  {verdict}")
 
