@@ -179,8 +179,8 @@ class SQLStore:
 
         SQLAlchemy's begin and commit (events, transaction objects) cost about a sixth of a
         one-message transaction's Python; nothing in this transaction goes through SQLAlchemy.
-        Both connections are in autocommit mode (hub/store/db.py, `_connection`), so the
-        transaction's bounds are explicit: BEGIN IMMEDIATE on SQLite; on PostgreSQL, BEGIN in the
+        SQLite's connection (hub/store/db.py) and PostgreSQL's (`_connection`) are in autocommit
+        mode, so the transaction's bounds are explicit: BEGIN IMMEDIATE on SQLite; on PostgreSQL, BEGIN in the
         round trip of the reads and COMMIT in that of the writes (docs/design.md, "Two round
         trips per transaction on PostgreSQL").
         """
