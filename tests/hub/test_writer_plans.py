@@ -11,8 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fakes import ack_of
-from lab_engine import oru, pipeline, send
+from lab_engine import pipeline, send_accepted
 from sqlalchemy import create_engine, text
 
 from hub.engine.intake import InlineIntake
@@ -60,9 +59,7 @@ def test_postgresql_writer_plans_each_statement_once(pg_url: str) -> None:
     intake = InlineIntake(pipeline(), store)
     try:
         for n in range(30):
-            reply = send(intake, oru(f"ONCE{n}").encode())
-            assert reply is not None
-            assert ack_of(reply).code in ("AA", "CA")
+            send_accepted(intake, f"ONCE{n}")
         # pg_prepared_statements is the session's own: asked on the writer's connection.
         raw: Any = store._connection().connection.driver_connection
         rows = raw.execute("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements").fetchall()
@@ -85,9 +82,7 @@ def test_postgresql_writer_scans_no_table_whole_on_a_schema_never_analyzed(pg_ur
     intake = InlineIntake(pipeline(), SQLStore(engine))
     # Past psycopg's prepare threshold (5) and PostgreSQL's five custom plans: generic plans now.
     for n in range(30):
-        reply = send(intake, oru(f"PLAN{n}").encode())
-        assert reply is not None
-        assert ack_of(reply).code in ("AA", "CA")
+        send_accepted(intake, f"PLAN{n}")
     engine.dispose()  # the writer's backend ends and reports its counters
     deadline = time.monotonic() + 20
     after = _scans(pg_url)

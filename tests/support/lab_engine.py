@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from fakes import ack_of
 from sqlalchemy import Engine, func, select
 
 from hub.engine.intake import InlineIntake
@@ -79,6 +80,14 @@ def send(intake: InlineIntake, raw: bytes) -> Reply | None:
     result: list[Reply | None] = []
     intake.handle(inbound).addCallback(result.append)
     return result[0]
+
+
+def send_accepted(intake: InlineIntake, control_id: str) -> Reply:
+    """Send the lab ORU under `control_id` and check that it was accepted (AA or CA)."""
+    reply = send(intake, oru(control_id).encode())
+    assert reply is not None
+    assert ack_of(reply).code in ("AA", "CA")
+    return reply
 
 
 def count(engine: Engine, model: type) -> int:
