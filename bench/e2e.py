@@ -32,6 +32,7 @@ from bench.processes import (
     stop,
     tree_cpu,
     wait_port,
+    writer_cpu,
 )
 from bench.table import Row
 
@@ -41,8 +42,9 @@ STEAL: list[float] = []  # % of the machine's CPU time the hypervisor took durin
 PEER = "python-hl7 asyncio"
 CEILING = "twisted canned ACK"
 
-Target = tuple[str, Callable[[], Started], str]  # (label, how to start it, its PostgreSQL URL or "")
-Running = tuple[str, subprocess.Popen[bytes], int]  # (label, process, port)
+# (label, how to start it, its PostgreSQL URL or "", its metrics port or 0: our hub's only)
+Target = tuple[str, Callable[[], Started], str, int]
+Running = tuple[str, subprocess.Popen[bytes], int, int]  # (label, process, port, metrics port or 0)
 _RUNS = itertools.count(1)  # each run's control-ID prefix: R1, R2, … (disjoint against one hub)
 
 
@@ -54,35 +56,45 @@ def start_canned() -> Started:
     return proc, port
 
 
+def _hub(label: str, url: str, tmp: Path, workers: int) -> Target:
+    metrics = free_port()
+    return label, partial(start_hub, url, tmp, workers=workers, metrics_port=metrics), url, metrics
+
+
 def _targets(tmp: Path) -> list[Target]:
     """The ceiling, the peer, then our hub on SQLite (1 and 2 workers) and PostgreSQL when it answers."""
     targets: list[Target] = [
-        (CEILING, start_canned, ""),
-        (PEER, start_peer, ""),
-        ("hub sqlite, 1 wkr", partial(start_hub, f"sqlite:///{tmp / 'bench1.db'}", tmp), ""),
-        ("hub sqlite, 2 wkr", partial(start_hub, f"sqlite:///{tmp / 'bench2.db'}", tmp, workers=2), ""),
+        (CEILING, start_canned, "", 0),
+        (PEER, start_peer, "", 0),
+        _hub("hub sqlite, 1 wkr", f"sqlite:///{tmp / 'bench1.db'}", tmp, 1),
+        _hub("hub sqlite, 2 wkr", f"sqlite:///{tmp / 'bench2.db'}", tmp, 2),
     ]
     if pg_reachable():
         for workers in (1, 2):
-            url = pg_schema()
-            targets.append((f"hub postgresql, {workers} wkr", partial(start_hub, url, tmp, workers=workers), url))
+            targets.append(_hub(f"hub postgresql, {workers} wkr", pg_schema(), tmp, workers))
     return targets
 
 
 def _measure(running: Running, connections: int, per_run: int, binary: Path) -> Row:
-    """One run: the generator's figures, the server's CPU per message (warm-up included), the client's."""
-    _name, server, port = running
+    """One run: the generator's figures, the server's CPU per message (warm-up included), the client's.
+
+    For our hub, also its writers' CPU per message in each phase, from its own metrics.
+    """
+    _name, server, port, metrics = running
     before = tree_cpu(server.pid)
+    phases = writer_cpu(metrics) if metrics else {}
     result = native.run(binary, port, connections, per_run, native.oru_template(), warmup=WARMUP,
                         prefix=f"R{next(_RUNS)}")  # fmt: skip
     served = result["messages"] + WARMUP * connections
     negative = sum(result["negative"].values())
+    spent = writer_cpu(metrics) if metrics else {}
+    per_message = {f"{phase}_us": (spent[phase] - phases.get(phase, 0.0)) / served * 1e6 for phase in spent}
     return {
         "msg_per_s": result["msg_per_s"], "p50_ms": result["p50_ms"] or 0.0, "p90_ms": result["p90_ms"] or 0.0,
         "p99_ms": result["p99_ms"] or 0.0, "max_ms": result["max_ms"] or 0.0, "messages": result["messages"],
         "accepted": result["messages"] - negative, "negative": negative, "errors": result["errors"],
         "cpu_us": (tree_cpu(server.pid) - before) / served * 1e6 if served else 0.0,
-        "client_cpu_us": result["client_cpu_us_per_msg"],
+        "client_cpu_us": result["client_cpu_us_per_msg"], **per_message,
     }  # fmt: skip
 
 
@@ -114,9 +126,9 @@ def e2e_bench(per_run: int, rounds: int = 2) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmpdir:
         started: list[Running] = []
         try:
-            for name, starter, pg_url in _targets(Path(tmpdir)):
+            for name, starter, pg_url, metrics in _targets(Path(tmpdir)):
                 proc, port = starter()
-                started.append((name, proc, port))
+                started.append((name, proc, port, metrics))
                 native.run(binary, port, 1, 200, native.oru_template(), warmup=0, prefix=f"W{len(started)}")
                 if pg_url:
                     analyze(pg_url)
@@ -125,11 +137,11 @@ def e2e_bench(per_run: int, rounds: int = 2) -> list[Row]:
             steal, total = (b - a for a, b in zip(steal_start, cpu_ticks(), strict=True))
             STEAL.append(100 * steal / total if total else 0.0)
         finally:
-            for _name, proc, _port in started:
+            for _name, proc, _port, _metrics in started:
                 stop(proc)
     return [
         {"server": name, "connections": c, "rounds": rounds, **best[(name, c)]}
-        for name, _proc, _port in started
+        for name, _proc, _port, _metrics in started
         for c in CONNECTIONS
     ]
 

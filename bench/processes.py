@@ -7,9 +7,11 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.messages import LAB_PARTNER, ORGANIZATIONS
 
@@ -38,9 +40,13 @@ def wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("server did not start")
 
 
-def start_hub(db_url: str, tmp: Path, workers: int = 1, **channel: object) -> Started:
-    """Our hub as a subprocess on a fresh database (`channel`: extra options for its lab channel)."""
+def start_hub(db_url: str, tmp: Path, workers: int = 1, metrics_port: int = 0, **channel: object) -> Started:
+    """Our hub as a subprocess on a fresh database (`channel`: extra options for its lab channel).
+
+    With a `metrics_port`, the hub also serves its metrics there (`writer_cpu` reads them).
+    """
     port = free_port()
+    metrics = [{"name": "metrics", "protocol": "metrics", "listen": f"tcp:{metrics_port}:interface=127.0.0.1"}]
     config = {
         "database": {"url": db_url},
         "logging": {"level": "warning"},
@@ -53,7 +59,8 @@ def start_hub(db_url: str, tmp: Path, workers: int = 1, **channel: object) -> St
                 "ruleset": "tgv-lab-2026.1",
                 "max_connections_per_peer": 100,  # the load generator opens 64 connections from one address
                 **channel,
-            }
+            },
+            *(metrics if metrics_port else []),
         ],
         "organizations": ORGANIZATIONS,
         "partners": [LAB_PARTNER],
@@ -64,7 +71,22 @@ def start_hub(db_url: str, tmp: Path, workers: int = 1, **channel: object) -> St
     command = [sys.executable, "-m", "hub", "serve", "--config", str(path), "--workers", str(workers)]
     proc = subprocess.Popen(command, cwd=ROOT, stderr=log)
     wait_port(port, proc)
+    if metrics_port:
+        wait_port(metrics_port, proc)
     return proc, port
+
+
+def writer_cpu(metrics_port: int) -> dict[str, float]:
+    """CPU seconds the hub's writers have spent so far, by phase (prepare, commit), summed over its workers."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as answer:
+        text = answer.read().decode("utf-8")
+    return {
+        sample.labels["phase"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "passerelle_writer_cpu_seconds"
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    }
 
 
 def start_peer() -> Started:

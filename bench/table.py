@@ -48,16 +48,18 @@ def print_e2e(e2e: list[Row], per_run: int, steal: list[float]) -> None:
         print(f"  (CPU stolen by the hypervisor during these runs: {steal[0]:.0f}% of the machine's time)")
     print(
         f"  {'server':24} " + " ".join(f"{h:>{w}}" for h, w in WIDTHS.items())
-        + f" {'srv µs':>7} {'cli µs':>7} {'errors':>6}"
+        + f" {'srv µs':>7} {'prep':>5} {'cmt':>5} {'cli µs':>7} {'errors':>6}"
     )  # fmt: skip
     for r in e2e:
         ratio = r["msg_per_s"] / peer[r["connections"]] if peer.get(r["connections"]) else 0.0
+        phases = " ".join(f"{r[k]:5.0f}" if k in r else f"{'-':>5}" for k in ("prepare_us", "commit_us"))
         print(
             f"  {r['server']:24} {r['connections']:5d} {r['msg_per_s']:9.0f} {r['p50_ms']:8.2f} "
             f"{r['p90_ms']:8.2f} {r['p99_ms']:8.2f} {r['accepted']:6d} {ratio:7.2f} {r['cpu_us']:7.0f}"
-            f" {r['client_cpu_us']:7.1f} {r['errors'] + r['negative']:6d}"
+            f" {phases} {r['client_cpu_us']:7.1f} {r['errors'] + r['negative']:6d}"
         )
     print("  srv µs: the server's CPU time (user + system, all its processes, warm-up included) per message;")
+    print("  prep, cmt: of which our hub's writer threads spent preparing and committing (its own metrics);")
     print("  cli µs: the native client's, measured phase; errors: no answer, plus negative ACKs")
 
 

@@ -38,6 +38,14 @@ CONSULTATIONS = Counter(
     "passerelle_consultations", "Consultation requests, by journal status and HTTP status", ["status", "code"]
 )
 JOURNAL = Counter("passerelle_journal_entries", "Journal entries this hub appended")
+# The writer's capacity: its CPU time per second of wall time is how busy it is (1.0 = saturated).
+WRITER_CPU = Counter(
+    "passerelle_writer_cpu_seconds",
+    "CPU time of the thread writing batches, by phase: prepare (parse, link policy, rules, mapping) or commit",
+    ["phase"],
+)
+PREPARE_CPU = WRITER_CPU.labels("prepare")
+COMMIT_CPU = WRITER_CPU.labels("commit")
 BUILD = Gauge("passerelle_build_info", "The hub's version and Python", ["version", "python"], multiprocess_mode="max")
 BUILD.labels(__version__, platform.python_version()).set(1)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from helpers import lab_message
@@ -12,6 +14,7 @@ from sqlalchemy import Engine
 
 from hub import metrics
 from hub.engine.intake import InlineIntake
+from hub.engine.outcome import Prepared, Verdict
 from hub.engine.pipeline import Pipeline
 from hub.engine.policy import ChannelPolicy
 from hub.engine.writer import SQLStore
@@ -51,6 +54,35 @@ def test_counters_and_histograms_move_with_the_messages(engine: Engine) -> None:
     }  # fmt: skip
 
 
+class _SlowStore:
+    """The real store, after 30 ms of this thread's CPU at each commit."""
+
+    def __init__(self, store: SQLStore) -> None:
+        self.store = store
+        self.checks_directory = store.checks_directory
+
+    def commit(self, batch: Sequence[Prepared]) -> list[Verdict]:
+        until = time.thread_time() + 0.030
+        while time.thread_time() < until:
+            pass
+        return self.store.commit(batch)
+
+
+def test_the_writers_cpu_is_counted_in_the_phase_that_spent_it(engine: Engine) -> None:
+    """A commit that burns 30 ms of CPU adds at least that to the commit phase, and none of it to prepare."""
+    register(engine, [LIS_CHUM])
+    directory = PartnerDirectory()
+    directory.refresh(engine)
+    pipeline = Pipeline(channels={"lab": ChannelPolicy("lab", "lab")}, directory=directory)
+    slow = _SlowStore(SQLStore(engine, directory=directory))
+    intake = InlineIntake(pipeline, slow, lambda: directory.refresh(engine))
+    before = {p: _value("passerelle_writer_cpu_seconds_total", phase=p) for p in ("prepare", "commit")}
+    intake.handle(Inbound(lab_message("CPU1"), "127.0.0.1", "lab", datetime.now(UTC)))
+    spent = {p: _value("passerelle_writer_cpu_seconds_total", phase=p) - before[p] for p in before}
+    assert spent["commit"] >= 0.030
+    assert 0 < spent["prepare"] < 0.030
+
+
 def test_the_exposition_parses() -> None:
     """Every family the hub declares is in the text, and prometheus-client's parser reads it back."""
     body, content_type = metrics.exposition()
@@ -59,5 +91,6 @@ def test_the_exposition_parses() -> None:
     assert names >= {
         "passerelle_messages", "passerelle_end_to_end_seconds", "passerelle_commit_seconds",
         "passerelle_batch_size", "passerelle_writer_queue", "passerelle_refused_links",
-        "passerelle_consultations", "passerelle_journal_entries", "passerelle_build_info",
+        "passerelle_consultations", "passerelle_journal_entries", "passerelle_writer_cpu_seconds",
+        "passerelle_build_info",
     }  # fmt: skip
