@@ -14,7 +14,8 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 # The hot path is compiled with mypyc (setup.py): editing one of its sources rebuilds it.
-HOT_SOURCES := setup.py mypyc.ini $(wildcard hub/hl7/*.py certification/*.py mappings/*.py)
+HOT_SOURCES := setup.py mypyc.ini $(wildcard hub/hl7/*.py certification/*.py mappings/*.py hub/store/*.py) \
+	hub/governance/journal.py hub/engine/entries.py
 
 # Every requirement of pyproject.toml (the `test` extra too) must be met by what the lock installed:
 # a dependency added to pyproject.toml without `make lock` stops the install here.

@@ -172,14 +172,14 @@ def _recorded_commits(
 
     recorded: list[list[tuple[str, str, Any]]] = []
 
-    class Recording(Driver):
-        def __init__(self, conn: Connection) -> None:
-            super().__init__(conn)
-            recorded.append([])
-            self.cursor = _Recorder(self.cursor, recorded[-1])
+    def recording(conn: Connection) -> Driver:  # Driver is compiled: wrapped, not subclassed
+        driver = Driver(conn)
+        recorded.append([])
+        driver.cursor = _Recorder(driver.cursor, recorded[-1])
+        return driver
 
     prepare = wall = cpu = 0.0
-    with mock.patch.object(writer, "Driver", Recording):
+    with mock.patch.object(writer, "Driver", recording):
         for i in range(0, len(inbound), batch):
             started = time.process_time()
             prepared = [pipeline.prepare(p) for p in inbound[i : i + batch]]
