@@ -93,7 +93,7 @@ typecheck: install
 pytest: install
 	$(BIN)/pytest -q
 
-test-fast: install  ## the unit tests only (not the `slow` end-to-end ones): under a minute
+test-fast: install  ## the unit tests only (not the `slow` end-to-end ones): about 90 s on 2 cores
 	$(BIN)/pytest -q -m "not slow"
 
 test: lint typecheck imports audit pytest  ## ruff, mypy --strict, import-linter, pip-audit and pytest (PostgreSQL too when PASSERELLE_TEST_PG is set)
