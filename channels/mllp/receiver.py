@@ -102,6 +102,8 @@ class MLLPReceiver(FlowControl, Protocol):
             self._cut_frames()
         finally:
             self._parsing = False
+        if self._in_frame and self._frame_deadline is None and not self._closing:
+            self._start_deadline()  # a frame is left open: its deadline runs from this read, its first byte's
 
     def _cut_frames(self) -> None:
         buf = self._buf
@@ -145,7 +147,6 @@ class MLLPReceiver(FlowControl, Protocol):
         del buf[:1]
         self._in_frame = True
         self._scan = 0
-        self._start_deadline()
         return True
 
     def _read_frame(self) -> bool:
@@ -156,7 +157,7 @@ class MLLPReceiver(FlowControl, Protocol):
             self._emit(bytes(buf[:vt]), Defect.TRUNCATED)
             del buf[: vt + 1]
             self._scan = 0
-            self._start_deadline()
+            self._stop_deadline()  # a new frame starts: `_parse` gives it its own deadline if it stays open
             return True
         if fs == -1:
             self._scan = len(buf)

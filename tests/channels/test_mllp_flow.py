@@ -68,3 +68,32 @@ def test_a_frame_past_its_deadline_is_a_defect_and_closes() -> None:
         proto.dataReceived(b"x")
     assert [i.defect.value for i in handler.received if i.defect] == ["slow"]
     assert transport.disconnecting
+
+
+def test_a_frame_left_open_after_a_complete_one_gets_its_own_deadline() -> None:
+    """One read holds a whole frame and the start of the next: only the open one is timed, from that read."""
+    handler = RecordingHandler()
+    proto, transport, clock = connect(handler, frame_timeout=1.0)
+    proto.dataReceived(frame(M))
+    assert len(clock.getDelayedCalls()) == 1  # the idle timer alone: a frame that ended is not timed
+    proto.dataReceived(frame(M) + b"\x0bMSH|")
+    clock.advance(0.9)
+    assert not transport.disconnecting
+    clock.advance(0.2)
+    assert [i.defect.value for i in handler.received if i.defect] == ["slow"]
+    assert transport.disconnecting
+
+
+def test_a_truncated_frame_restarts_the_deadline_for_the_frame_after_it() -> None:
+    """VT inside a frame ends it (truncated); the frame it starts has the whole frame_timeout."""
+    handler = RecordingHandler()
+    proto, transport, clock = connect(handler, frame_timeout=1.0)
+    proto.dataReceived(b"\x0bMSH|first")
+    clock.advance(0.8)
+    proto.dataReceived(b"\x0bMSH|second")
+    assert [i.defect.value for i in handler.received if i.defect] == ["truncated"]
+    clock.advance(0.9)  # 1.7 s after the first frame began, 0.9 s after the second
+    assert not transport.disconnecting
+    clock.advance(0.2)
+    assert [i.defect.value for i in handler.received if i.defect] == ["truncated", "slow"]
+    assert transport.disconnecting
