@@ -32,6 +32,7 @@ HOT = [
     "certification/identity.py",
     "certification/lab_rules.py",
     "certification/rules.py",
+    "certification/constraints.py",
     "mappings/common.py",
     "mappings/patient.py",
     "mappings/lab.py",

@@ -6,7 +6,7 @@ returns the issues it finds. The rule set decides which rules run and at what se
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from hub.hl7 import Code, Issue, Location, Message
@@ -31,7 +31,7 @@ DATE_FIELDS = {"MSH": (7,), "PID": (7,), "OBR": (7, 22), "OBX": (14,)}
 
 def _dates(msg: Message, ctx: Context) -> list[Issue]:
     out = []
-    limit = ctx.now + ctx.tolerance
+    limit = _micros(ctx.now + ctx.tolerance)
     for seg in msg.segments:
         for n in DATE_FIELDS.get(seg.id, ()):
             value = seg.value(n, 1)
@@ -40,17 +40,31 @@ def _dates(msg: Message, ctx: Context) -> list[Issue]:
             iso = to_iso(value)
             if iso is None:
                 out.append(issue(Code.DATA_TYPE, Location(seg.id, seg.sequence, n), "date invalide", "invalid date"))
-            elif _as_datetime(iso) > limit:
+            elif _iso_micros(iso) > limit:
                 out.append(
                     issue(Code.DATA_TYPE, Location(seg.id, seg.sequence, n), "date dans le futur", "date in the future")
                 )
     return out
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _micros(at: datetime) -> int:
+    """An aware instant as whole microseconds since the epoch: exact, and an int compares cheaply.
+
+    Comparing two aware datetimes in different zones asks each for its offset and builds the
+    differences (about 7,000 instructions in callgrind); comparing two ints costs next to nothing.
+    """
+    return (at - _EPOCH) // _MICROSECOND
+
+
 @lru_cache(maxsize=8192)
-def _as_datetime(iso: str) -> datetime:
+def _iso_micros(iso: str) -> int:
+    """An ISO date or date-time from `to_iso` as `_micros`; no zone means UTC, a missing month or day the first."""
     dt = datetime.fromisoformat(iso if len(iso) > 7 else iso + "-01" if len(iso) == 7 else iso + "-01-01")
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    return _micros(dt if dt.tzinfo else dt.replace(tzinfo=UTC))
 
 
 def _processing_id(msg: Message, ctx: Context) -> list[Issue]:

@@ -10,15 +10,16 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from hub.hl7 import Code, Header, Issue, Location, Message
+from hub.hl7 import Header, Issue, Message
 
 from .conformance import validate_structure
+from .constraints import FieldCheck, index
+from .constraints import check as check_profile
 from .rules import RULES, Context
 from .transitions import DESCRIPTIONS as STATEFUL
 from .transitions import StatusTransitionRule
 
 RULESETS = Path(__file__).parent / "rulesets"
-_BY_SEGMENT: dict[int, dict[str, list[tuple[int, str, FieldConstraint]]]] = {}
 
 
 class FieldConstraint(BaseModel):
@@ -37,15 +38,15 @@ class MessageProfile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     fields: dict[str, FieldConstraint] = {}
 
-    _index: dict[str, list[tuple[int, str, FieldConstraint]]] = PrivateAttr(default_factory=dict)
+    _index: dict[str, list[FieldCheck]] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: Any, /) -> None:
-        """Index the constraints by segment ID once."""
-        for path, constraint in self.fields.items():
-            seg_id, _, num = path.partition("-")
-            self._index.setdefault(seg_id, []).append((int(num), path, constraint))
+        """Index the constraints by segment ID once, as the compiled checker reads them."""
+        self._index.update(
+            index(FieldCheck(path, c.usage, c.cardinality, c.length, c.values) for path, c in self.fields.items())
+        )
 
-    def by_segment(self) -> dict[str, list[tuple[int, str, FieldConstraint]]]:
+    def by_segment(self) -> dict[str, list[FieldCheck]]:
         """The constraints indexed by segment ID."""
         return self._index
 
@@ -109,7 +110,7 @@ class RuleSet(BaseModel):
             issues.extend(validate_structure(msg, header.version))
         profile = self.messages.get(header.message_type)
         if profile is not None:
-            issues.extend(_profile(msg, profile))
+            issues.extend(check_profile(msg, profile.by_segment()))
         passes: dict[Any, list[Issue]] = {}  # a pass shared by several rules runs once
         for ref in self.rules:
             rule = RULES.get(ref.id)
@@ -122,52 +123,6 @@ class RuleSet(BaseModel):
                     passes[rule.check] = found
             issues.extend(rule.pick(found, ref.severity))
         return _dedupe(issues)
-
-
-def _profile(msg: Message, profile: MessageProfile) -> list[Issue]:
-    out: list[Issue] = []
-    by_segment = profile.by_segment()
-    for seg in msg.segments:
-        constraints = by_segment.get(seg.id)
-        if not constraints:
-            continue
-        fields = seg.fields
-        count = len(fields)
-        for n, path, c in constraints:
-            raw = fields[n] if n < count else ""
-            if not raw:
-                if c.usage == "R":
-                    out.append(
-                        _violation((seg, n, path), Code.REQUIRED_FIELD_MISSING, "champ requis", "required field")
-                    )
-                continue
-            if c.usage == "X":
-                out.append(_violation((seg, n, path), Code.CARDINALITY, "champ non permis", "field not allowed"))
-            if c.cardinality is not None or c.length is not None:
-                reps = raw.split(seg.d.repetition)
-                if c.cardinality and not c.cardinality[0] <= len(reps) <= c.cardinality[1]:
-                    out.append(
-                        _violation(
-                            (seg, n, path), Code.CARDINALITY, "cardinalité non conforme", "non-conformant cardinality"
-                        )
-                    )
-                if c.length is not None and any(len(r) > c.length for r in reps):
-                    out.append(_violation((seg, n, path), Code.VALUE_TOO_LONG, "valeur trop longue", "value too long"))
-            if c.values is not None and seg.value(n, 1) not in c.values:
-                out.append(
-                    _violation(
-                        (seg, n, path),
-                        Code.TABLE_VALUE_NOT_FOUND,
-                        "valeur hors de l'ensemble permis",
-                        "value not in the allowed set",
-                    )
-                )
-    return out
-
-
-def _violation(where: tuple[Any, int, str], code: Code, fr: str, en: str) -> Issue:
-    seg, n, path = where
-    return Issue(code, Location(seg.id, seg.sequence, n), fr, en, "E", f"profile.{path}")
 
 
 def _dedupe(issues: list[Issue]) -> list[Issue]:

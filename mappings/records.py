@@ -1,19 +1,25 @@
 """Plain record values a mapping produces; hub/store/rows.py turns them into rows.
 
 Not ``frozen``: a frozen dataclass sets each field through ``object.__setattr__``, and in this
-mypyc-compiled module that made building one Observation 5.1 µs against 0.7 µs (a 2 KB ORU
-builds about a dozen records: ~35 µs of its ~120 µs mapping). Nothing mutates or hashes a
-record once mapped; `dataclasses.replace` makes a changed copy (mappings/exclusions.py).
+mypyc-compiled module that made building one Observation 5.1 µs against 0.7 µs. Nothing
+mutates or hashes a record once it has left the pipeline (hub/engine/scope.py settles the
+identifiers of a message's fresh records in place); `dataclasses.replace` makes a changed copy
+(mappings/exclusions.py).
+
+The records built for every message (`init=False` below) write their own ``__init__``: the one
+`dataclass` generates stays interpreted Python even in the compiled module, where mypyc compiles
+a written one to direct slot stores (an Observation: ~9,100 instructions to build, against ~900).
+tests/mappings/test_records.py holds each to its fields: the same names, order and defaults.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from hub.hl7 import Issue
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Identifier:
     """One PID-3 identifier (CX) with its assigning authority."""
 
@@ -24,8 +30,18 @@ class Identifier:
     is_nam: bool  # the RAMQ health insurance number
     repetition: int = 1  # which PID-3 (or MRG-1) repetition it is, for an ERR that names it
 
+    def __init__(  # noqa: PLR0917 - the fields in order, as the generated one takes them
+        self, value: str, type_code: str, authority: str, authority_oid: str, is_nam: bool, repetition: int = 1
+    ) -> None:
+        self.value = value
+        self.type_code = type_code
+        self.authority = authority
+        self.authority_oid = authority_oid
+        self.is_nam = is_nam
+        self.repetition = repetition
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, init=False)
 class Patient:
     """PID: identifiers and demographics as sent."""
 
@@ -38,8 +54,28 @@ class Patient:
     address: str = ""  # PID-11, first repetition, components joined
     nam_doubtful: bool = False  # its NAM disagrees with PID-5/7/8 beyond the rule set's tolerance
 
+    def __init__(  # noqa: PLR0917 - the fields in order, as the generated one takes them
+        self,
+        identifiers: tuple[Identifier, ...],
+        family: str,
+        given: str,
+        birth_date: str | None,
+        birth_date_raw: str,
+        sex: str,
+        address: str = "",
+        nam_doubtful: bool = False,
+    ) -> None:
+        self.identifiers = identifiers
+        self.family = family
+        self.given = given
+        self.birth_date = birth_date
+        self.birth_date_raw = birth_date_raw
+        self.sex = sex
+        self.address = address
+        self.nam_doubtful = nam_doubtful
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, init=False)
 class Observation:
     """One OBX: coded, typed and as sent."""
 
@@ -63,8 +99,50 @@ class Observation:
     performing_org: str  # OBX-23.1
     notes: tuple[str, ...] = ()
 
+    def __init__(  # noqa: PLR0917 - the fields in order, as the generated one takes them
+        self,
+        key: str,
+        set_id: str,
+        value_type: str,
+        code: str,
+        code_text: str,
+        code_system: str,
+        alt_code: str,
+        alt_code_system: str,
+        sub_id: str,
+        value_raw: str,
+        value_text: str,
+        value_num: float | None,
+        units: str,
+        reference_range: str,
+        abnormal_flags: str,
+        status: str,
+        observed_at: str | None,
+        performing_org: str,
+        notes: tuple[str, ...] = (),
+    ) -> None:
+        self.key = key
+        self.set_id = set_id
+        self.value_type = value_type
+        self.code = code
+        self.code_text = code_text
+        self.code_system = code_system
+        self.alt_code = alt_code
+        self.alt_code_system = alt_code_system
+        self.sub_id = sub_id
+        self.value_raw = value_raw
+        self.value_text = value_text
+        self.value_num = value_num
+        self.units = units
+        self.reference_range = reference_range
+        self.abnormal_flags = abnormal_flags
+        self.status = status
+        self.observed_at = observed_at
+        self.performing_org = performing_org
+        self.notes = notes
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, init=False)
 class LabOrder:
     """One OBR with its observations and notes."""
 
@@ -82,6 +160,38 @@ class LabOrder:
     observations: tuple[Observation, ...]
     notes: tuple[str, ...] = ()
     section: str = ""  # OBR-24 diagnostic service section: what exclusions match besides the code
+
+    def __init__(  # noqa: PLR0917 - the fields in order, as the generated one takes them
+        self,
+        key: str,
+        placer_number: str,
+        filler_number: str,
+        code: str,
+        code_text: str,
+        code_system: str,
+        status: str,
+        observed_at: str | None,
+        reported_at: str | None,
+        ordering_provider: str,
+        performing_org: str,
+        observations: tuple[Observation, ...],
+        notes: tuple[str, ...] = (),
+        section: str = "",
+    ) -> None:
+        self.key = key
+        self.placer_number = placer_number
+        self.filler_number = filler_number
+        self.code = code
+        self.code_text = code_text
+        self.code_system = code_system
+        self.status = status
+        self.observed_at = observed_at
+        self.reported_at = reported_at
+        self.ordering_provider = ordering_provider
+        self.performing_org = performing_org
+        self.observations = observations
+        self.notes = notes
+        self.section = section
 
 
 @dataclass(slots=True)
@@ -170,7 +280,7 @@ class ImagingReport:
     section: str = ""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Provider:
     """A practitioner named in a message (XCN): where, as sent, and the licence it carries."""
 
@@ -179,21 +289,51 @@ class Provider:
     licence: str  # XCN-1
     order: str  # XCN-9.1, the assigning authority (CMQ, OPQ...), "" when absent
 
+    def __init__(self, field: str, sent: str, licence: str, order: str) -> None:
+        self.field = field
+        self.sent = sent
+        self.licence = licence
+        self.order = order
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, init=False)
 class Mapped:
     """What one message maps to: its domain, patient, records and warnings."""
 
     domain: str
     patient: Patient
     lab_orders: tuple[LabOrder, ...] = ()
-    warnings: tuple[Issue, ...] = field(default_factory=tuple)
+    warnings: tuple[Issue, ...] = ()
     medications: tuple[MedicationEvent, ...] = ()
     imaging_orders: tuple[ImagingOrder, ...] = ()
     imaging_reports: tuple[ImagingReport, ...] = ()
     filtered_by: tuple[str, ...] = ()  # exclusion rules that removed records from this message
     providers: tuple[Provider, ...] = ()  # practitioners the message names (OBR-16, ORC-12, RXE-13, PV1-7/8)
     merged: tuple[Identifier, ...] = ()  # ADT^A40: MRG-1, the identifiers of the patient merged away
+
+    def __init__(  # noqa: PLR0917 - the fields in order, as the generated one takes them
+        self,
+        domain: str,
+        patient: Patient,
+        lab_orders: tuple[LabOrder, ...] = (),
+        warnings: tuple[Issue, ...] = (),
+        medications: tuple[MedicationEvent, ...] = (),
+        imaging_orders: tuple[ImagingOrder, ...] = (),
+        imaging_reports: tuple[ImagingReport, ...] = (),
+        filtered_by: tuple[str, ...] = (),
+        providers: tuple[Provider, ...] = (),
+        merged: tuple[Identifier, ...] = (),
+    ) -> None:
+        self.domain = domain
+        self.patient = patient
+        self.lab_orders = lab_orders
+        self.warnings = warnings
+        self.medications = medications
+        self.imaging_orders = imaging_orders
+        self.imaging_reports = imaging_reports
+        self.filtered_by = filtered_by
+        self.providers = providers
+        self.merged = merged
 
     def records(self) -> tuple[object, ...]:
         """Every clinical record the message carries."""

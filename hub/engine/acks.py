@@ -68,14 +68,21 @@ class Acknowledger:
         """The commit failed: AR 207, never AA; the sender resends later."""
         return self._with(replace(p, status=Status.REJECTED, issues=(OUTAGE,)), "rejected", (OUTAGE,))
 
+    def accepted(self, header: Header, codec: str, issues: tuple[Issue, ...]) -> tuple[bytes, Outcome]:
+        """The ACK bytes and code of an accepted message, for a `Prepared` that is built with them."""
+        return self._ack(header, codec, "accepted", issues)
+
     def _with(self, p: Prepared, outcome: str, issues: tuple[Issue, ...]) -> Prepared:
-        header = p.header
+        ack, code = self._ack(p.header, p.codec, outcome, issues)
+        return replace(p, ack=ack, ack_code=code)
+
+    def _ack(self, header: Header | None, codec: str, outcome: str, issues: tuple[Issue, ...]) -> tuple[bytes, Outcome]:
         if header and not echo_safe(header):
             header = replace(header, control_id="")  # MSA-2 echoes MSH-10 only when safe
         # MLLP is request/response: a sender whose MSH-15/16 ask for no ACK at all still gets
         # the accept ACK, the only proof that its message is safe (docs/design.md).
         code = ack_code(outcome, header) or ENHANCED[outcome]
-        codec = p.codec or "ascii"
+        codec = codec or "ascii"
         text = build_ack(
             code,
             header,
@@ -86,7 +93,7 @@ class Acknowledger:
             now=self.clock(),
             ascii_only=codec == "ascii",
         )
-        return replace(p, ack=text.encode(codec, errors="replace"), ack_code=Outcome(code))
+        return text.encode(codec, errors="replace"), Outcome(code)
 
 
 def capped(issues: tuple[Issue, ...]) -> tuple[Issue, ...]:

@@ -97,8 +97,8 @@ class Pipeline:
             return Prepared(inbound, sha, Status.PROTOCOL, issues=(defect_issue(inbound.defect, inbound.note),))
         start = Prepared(inbound, sha, Status.REJECTED)
         try:
-            prepared, answered = self._steps(start, self.channels[inbound.channel])
-            return self._answer(prepared) if answered else prepared
+            prepared, to_answer = self._steps(start, self.channels[inbound.channel])
+            return self._answer(prepared) if to_answer else prepared
         except _Failed as failed:
             err, p = failed.error, failed.prepared
             status = Status.REJECTED if err.ack_code == "AR" else Status.ERROR
@@ -108,7 +108,7 @@ class Pipeline:
             return self._answer(replace(start, status=Status.REJECTED, issues=(INTERNAL,)))
 
     def _steps(self, p: Prepared, policy: ChannelPolicy) -> tuple[Prepared, bool]:
-        """Steps 1-5 on a frame the transport delivered whole, and whether it gets an ACK.
+        """Steps 1-5 on a frame the transport delivered whole, and whether its ACK is still to build.
 
         What each step learns is kept in locals and the outcome built once at the end (a
         `replace` per step cost as much as the mapping). HL7 errors, and bugs met on odd input,
@@ -155,7 +155,12 @@ class Pipeline:
         status = Status.FILTERED if mapped.filtered_by and not mapped.records() else Status.ACCEPTED
         warnings = (*decoded.warnings, *msg.warnings, *rule_warnings, *mapped.warnings)
         transitions = policy.ruleset.transition_rule() if policy.ruleset else None
-        return known(status=status, issues=warnings, mapped=mapped, transitions=transitions), True
+        if policy.certification:  # its ACK waits for the campaign's product (`_answer`)
+            return known(status=status, issues=warnings, mapped=mapped, transitions=transitions), True
+        # The common case: built once, with its ACK, instead of copied again to add it.
+        ack, code = self.acks.accepted(header, codec, warnings)
+        prepared = known(status=status, issues=warnings, mapped=mapped, transitions=transitions, ack=ack, ack_code=code)
+        return prepared, False
 
     def _before_authorization(self, p: Prepared, err: HL7Error, policy: ChannelPolicy) -> tuple[Prepared, bool]:
         """The message failed before its sender was identified: authorize from its MSH alone.

@@ -60,10 +60,8 @@ def unnest_insert(table: str, columns: Sequence[Column[Any]]) -> str:
 
 def sqlite_stamp(value: datetime) -> str:
     """A datetime as SQLAlchemy's SQLite dialect stores it (naive wall-clock text)."""
-    return (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
-        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
-    )
+    # isoformat is C: four digits of year, always six of microseconds; [:26] drops any offset.
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 class Insert:

@@ -75,3 +75,24 @@ def test_certification_channels_expect_t() -> None:
     ctx = Context(now=NOW, certification=True)
     assert RULES["common.processing-id"](parse(oru(processing="T")), ctx) == []
     assert len(RULES["common.processing-id"](parse(oru(processing="P")), ctx)) == 1
+
+
+@pytest.mark.parametrize(
+    ("obx14", "future"),
+    [
+        ("20260601130000+0000", False),  # exactly now + the hour's tolerance
+        ("20260601130001+0000", True),
+        ("20260601080000-0500", False),  # the same instant as the first, five zones west
+        ("20260601080000.001-0500", True),  # a millisecond past it
+        ("20260601150000+0200", False),  # and east
+        ("202606011300", False),  # no zone: read as UTC
+        ("2026060113", False),
+        ("20260602", True),  # a day: its midnight, in UTC
+        ("202607", True),
+    ],
+)
+def test_dates_beyond_the_tolerance_are_in_the_future_whatever_their_zone(obx14: str, future: bool) -> None:
+    """common.dates compares instants: the same moment written in another zone is the same moment."""
+    msg = parse(oru(obx=f"OBX|1|NM|2345-7^Glucose^LN||5.4|mmol/L|3.9-6.1|N|||F|||{obx14}"))
+    found = RULES["common.dates"](msg, Context(now=NOW))
+    assert [i.text_en for i in found] == (["date in the future"] if future else [])

@@ -7,6 +7,7 @@ from typing import Any, cast
 
 import pytest
 from sqlalchemy import Engine, Table, insert, select
+from sqlalchemy.dialects import sqlite
 
 from hub.store import driver as driver_module
 from hub.store.db import make_engine, upgrade
@@ -128,8 +129,21 @@ def test_new_ids_follow_the_stored_ones_and_core_inserts_go_on_after_them(engine
     assert last > ids[-1]
 
 
-def test_sqlite_stamp_is_sqlalchemys_storage_format() -> None:
-    """The text written for SQLite is the wall-clock time with microseconds, the zone dropped."""
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=timezone(timedelta(hours=-5))),
+        datetime(2026, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2026, 6, 1, 12, 0, 0),  # no microseconds: still six digits
+        datetime(999, 1, 1, tzinfo=timezone(timedelta(hours=14))),  # a three-digit year: still four
+        datetime(9999, 12, 31, 23, 59, 59, 1),
+    ],
+)
+def test_sqlite_stamp_is_sqlalchemys_storage_format(value: datetime) -> None:
+    """The text written for SQLite is what SQLAlchemy's SQLite DATETIME binds: wall clock, microseconds, no zone."""
+    bind = sqlite.DATETIME().bind_processor(sqlite.dialect())  # type: ignore[no-untyped-call]
+    assert bind is not None
+    assert sqlite_stamp(value) == bind(value)
     assert sqlite_stamp(datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=timezone(timedelta(hours=-5)))) == (
         "2026-01-02 03:04:05.000006"
     )
