@@ -13,9 +13,14 @@ KNOWN_VERSIONS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Header:
-    """What the engine and the ACK builder need from MSH, raw fields kept for echoing."""
+    """What the engine and the ACK builder need from MSH, raw fields kept for echoing.
+
+    Its own ``__init__``: the one `dataclass` generates stays interpreted even in this compiled
+    module (about 1.45 µs a header in a probe, against 0.21 for this one). It takes the fields by
+    keyword only, the way `read_header` and the tests build one.
+    """
 
     d: Delimiters
     sending_application: str  # MSH-3, raw
@@ -32,6 +37,42 @@ class Header:
     accept_ack: str  # MSH-15
     application_ack: str  # MSH-16
     charset: str  # MSH-18 first repetition, raw
+
+    def __init__(
+        self,
+        *,
+        d: Delimiters,
+        sending_application: str,
+        sending_facility: str,
+        receiving_application: str,
+        receiving_facility: str,
+        timestamp: str,
+        message_code: str,
+        trigger_event: str,
+        structure: str,
+        control_id: str,
+        processing_id: str,
+        version: str,
+        accept_ack: str,
+        application_ack: str,
+        charset: str,
+    ) -> None:
+        # Frozen: every field once, through object.__setattr__, as the generated one does.
+        object.__setattr__(self, "d", d)
+        object.__setattr__(self, "sending_application", sending_application)
+        object.__setattr__(self, "sending_facility", sending_facility)
+        object.__setattr__(self, "receiving_application", receiving_application)
+        object.__setattr__(self, "receiving_facility", receiving_facility)
+        object.__setattr__(self, "timestamp", timestamp)
+        object.__setattr__(self, "message_code", message_code)
+        object.__setattr__(self, "trigger_event", trigger_event)
+        object.__setattr__(self, "structure", structure)
+        object.__setattr__(self, "control_id", control_id)
+        object.__setattr__(self, "processing_id", processing_id)
+        object.__setattr__(self, "version", version)
+        object.__setattr__(self, "accept_ack", accept_ack)
+        object.__setattr__(self, "application_ack", application_ack)
+        object.__setattr__(self, "charset", charset)
 
     @property
     def message_type(self) -> str:

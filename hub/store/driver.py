@@ -58,10 +58,38 @@ def unnest_insert(table: str, columns: Sequence[Column[Any]]) -> str:
     return f"INSERT INTO {quote(table)} ({names}) SELECT * FROM unnest({arrays})"
 
 
+class _Stamps:
+    """The last two datetimes `sqlite_stamp` wrote, each with its text, as (value, text) pairs.
+
+    A message's rows share a few stamp objects (its arrival, the batch's commit time), so most
+    calls come back with an object just written. Each pair is one reference, swapped whole, and
+    holds its datetime alive, so an identity match can only be that very object.
+    """
+
+    __slots__ = ("first", "second")
+
+    def __init__(self) -> None:
+        self.first: tuple[datetime | None, str] = (None, "")
+        self.second: tuple[datetime | None, str] = (None, "")
+
+
+_STAMPS = _Stamps()
+
+
 def sqlite_stamp(value: datetime) -> str:
     """A datetime as SQLAlchemy's SQLite dialect stores it (naive wall-clock text)."""
+    memo = _STAMPS
+    pair = memo.first
+    if pair[0] is value:
+        return pair[1]
+    other = memo.second
+    if other[0] is value:
+        return other[1]
     # isoformat is C: four digits of year, always six of microseconds; [:26] drops any offset.
-    return value.isoformat(" ", "microseconds")[:26]
+    text = value.isoformat(" ", "microseconds")[:26]
+    memo.second = pair
+    memo.first = (value, text)
+    return text
 
 
 class Insert:

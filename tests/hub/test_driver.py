@@ -149,6 +149,25 @@ def test_sqlite_stamp_is_sqlalchemys_storage_format(value: datetime) -> None:
     )
 
 
+def test_sqlite_stamp_remembers_only_the_very_objects_it_wrote() -> None:
+    """Interleaved, equal-but-distinct and evicted datetimes each get their own text."""
+    bind = sqlite.DATETIME().bind_processor(sqlite.dialect())  # type: ignore[no-untyped-call]
+    assert bind is not None
+    a = datetime(2026, 3, 1, 8, 0, 0, 1)
+    b = datetime(2026, 3, 1, 8, 0, 0, 2, tzinfo=UTC)
+    c = datetime(2026, 3, 1, 8, 0, 0, 3, tzinfo=timezone(timedelta(hours=-4)))
+    # The same instant as b, so equal to it, but another wall clock: another text.
+    same_as_b = datetime(2026, 3, 1, 4, 0, 0, 2, tzinfo=timezone(timedelta(hours=-4)))
+    assert same_as_b == b
+    for value in (a, b, a, b, c, a, same_as_b, c, b, same_as_b, a, a, c, b):
+        assert sqlite_stamp(value) == bind(value)
+    for n in range(5):  # a run of fresh objects evicts the remembered ones
+        fresh = datetime(2027, 1, 1, 0, 0, n)
+        assert sqlite_stamp(fresh) == bind(fresh)
+    assert sqlite_stamp(b) == bind(b)
+    assert sqlite_stamp(c) == bind(c)
+
+
 def test_insert_refuses_no_column_and_fills_defaults() -> None:
     """An Insert covers every column but the id (unless asked) and knows each text default."""
     stmt = Insert(messages)
