@@ -93,8 +93,13 @@ def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture
-def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
-    """Start servers on demand; all are stopped at the end of the test."""
+def server_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerFactory]:
+    """Start servers on demand; all are stopped at the end of the test.
+
+    A test's `db_url` is set up first, so its servers stop before its PostgreSQL schema is dropped.
+    """
+    if "db_url" in request.fixturenames:
+        request.getfixturevalue("db_url")
     started: list[Server] = []
 
     def make(db_url: str | None = None, port: int | None = None, workers: int = 1, **options: object) -> Server:

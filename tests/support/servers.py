@@ -6,6 +6,7 @@ their fixtures with.
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -116,14 +117,24 @@ def start_server(tmp_path: Path, db_url: str, port: int | None = None, workers: 
         stderr=log.open("ab"),
         cwd=ROOT,
     )
+    waiting = _tcp_ports(config)  # every channel: the hub listens on them one after another
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            while waiting:
+                socket.create_connection(("127.0.0.1", waiting[0]), timeout=0.2).close()
+                waiting.pop(0)
             return Server(port, config, db_url, proc, log)
         except OSError:
             time.sleep(0.1)
     proc.kill()
-    raise RuntimeError("server did not start listening")
+    raise RuntimeError(f"server did not start listening on {waiting}")
+
+
+def _tcp_ports(config: Path) -> list[int]:
+    """The ports of the config's `tcp:` and `ssl:` channels, in order."""
+    channels = yaml.safe_load(config.read_text(encoding="utf-8"))["channels"]
+    found = (re.match(r"(?:tcp|ssl):(?:port=)?(\d+)", str(c.get("listen", ""))) for c in channels)
+    return [int(m.group(1)) for m in found if m]
